@@ -1,0 +1,36 @@
+# hessianlab: two commands.
+#   make test       set up .venv, install, run the test suite
+#   make reproduce  set up, then run the main reproduction job on offline data
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: setup data test reproduce bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps pyhessian==0.1 torchattacks==3.5.1
+	touch $(STAMP)
+
+# Debian's Fashion-MNIST where apt-get is usable; otherwise the data layer falls back to MNIST-1D.
+data:
+	@bash scripts/install-data.sh
+
+test: setup data
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+reproduce: setup data
+	$(BIN)/hessianlab reproduce-quick --out runs/reproduce
+
+bench: setup data
+	$(BIN)/python bench/bench_trainer.py --out bench/results
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -1,0 +1,98 @@
+"""Shared pieces of the training commands: config flags, data loading, progress display."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from hessianlab.errors import StoreError
+from hessianlab.experiments.store import RunDir
+from hessianlab.training.config import TrainConfig
+from hessianlab.training.factory import meta_to_dict
+from hessianlab.training.trainer import TrainResult, train
+
+log = logging.getLogger(__name__)
+
+# flag name -> (TrainConfig field, type); defaults come from TrainConfig itself
+_FLAGS: dict[str, tuple[str, Any]] = {
+    "--model": ("model", str), "--dataset": ("dataset", str), "--subset": ("subset", int),
+    "--test-subset": ("test_subset", int), "--activation": ("activation", str), "--width": ("width", float),
+    "--batch-size": ("batch_size", int), "--batch-schedule": ("batch_schedule", str), "--lr": ("lr", float),
+    "--lr-schedule": ("lr_schedule", str), "--momentum": ("momentum", float),
+    "--weight-decay": ("weight_decay", float), "--target-loss": ("target_loss", float),
+    "--max-epochs": ("max_epochs", int), "--max-updates": ("max_updates", int), "--seed": ("seed", int),
+    "--eval-batch-size": ("eval_batch_size", int),
+}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ...] = ()) -> None:
+    """Add one flag per :class:`TrainConfig` field (``--batchnorm on|off|default``, ``--augment``)."""
+    defaults = TrainConfig()
+    for flag, (name, kind) in _FLAGS.items():
+        if flag in skip:
+            continue
+        default = getattr(defaults, name)
+        helptext = f"default: {default}" if name != "dataset" else "default: fashion-mnist, or mnist1d if it is missing"
+        parser.add_argument(flag, dest=name, type=kind, default=None, help=helptext)
+    parser.add_argument("--batchnorm", choices=("on", "off", "default"), default="default",
+                        help="force BatchNorm on/off (default: the architecture's own)")
+    parser.add_argument("--augment", action="store_true", help="random crop + horizontal flip on training batches")
+    parser.add_argument("--no-target", action="store_true", help="train for --max-epochs without a target loss")
+
+
+def config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
+    """A validated :class:`TrainConfig` from parsed flags (unset flags keep the config defaults)."""
+    fields: dict[str, Any] = {name: getattr(args, name) for _, (name, _) in _FLAGS.items()
+                              if getattr(args, name, None) is not None}
+    if fields.get("dataset") is None:
+        fields["dataset"] = default_dataset()
+    fields["batchnorm"] = {"on": True, "off": False, "default": None}[args.batchnorm]
+    fields["augment"] = bool(args.augment)
+    if args.no_target:
+        fields["target_loss"] = None
+    fields.update(overrides)
+    return TrainConfig.from_dict(fields)
+
+
+def default_dataset() -> str:
+    """``fashion-mnist`` when its files are found, else ``mnist1d`` (logged in one line)."""
+    from hessianlab.data import resolve_default_dataset
+
+    name, note = resolve_default_dataset()
+    if note:
+        log.warning(note)
+    return name
+
+
+def load_splits(config: TrainConfig):
+    """The training and test splits of ``config`` (stratified, seeded subsets)."""
+    from hessianlab.data import load_dataset
+
+    train_data = load_dataset(config.dataset, "train", subset=config.subset, seed=config.seed)
+    test_data = load_dataset(config.dataset, "test", subset=config.test_subset, seed=config.seed)
+    return train_data, test_data
+
+
+def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, label: str = "train") -> tuple[RunDir, TrainResult]:
+    """Create (or reopen with ``resume``) the run folder ``out`` and train ``config`` there."""
+    train_data, test_data = load_splits(config)
+    run = RunDir.create(out, config, meta_to_dict(train_data.meta))
+    if not resume and run.load_checkpoint() is not None:
+        raise StoreError(f"{out} already holds a started run; pass --resume to continue it or choose another --out")
+    bar = tqdm(total=config.max_epochs, desc=label, unit="epoch", disable=quiet, leave=False, dynamic_ncols=True)
+    done = len(run.metrics()) if resume else 0
+    bar.update(done)
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{record['train_loss']:.4g}", acc=f"{record['test_acc']:.3f}")
+
+    try:
+        result = train(config, run, train_data, test_data, on_epoch=on_epoch, resume=resume)
+    finally:
+        bar.close()
+    return run, result

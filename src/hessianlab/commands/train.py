@@ -1,0 +1,27 @@
+"""``hessianlab train``: train one model into a run folder (resumable)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hessianlab.commands._training import add_config_arguments, config_from_args, run_training
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train one model into a run folder")
+    add_config_arguments(parser)
+    parser.add_argument("--out", type=Path, required=True, help="run folder (created; catalog in its parent)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    run, result = run_training(config, args.out, resume=args.resume, quiet=args.quiet)
+    final = result.final
+    print(f"{run.path}: {result.status} ({result.reason}) after {result.epochs} epochs, {result.updates} updates; "
+          f"train loss {final.get('train_loss', float('nan')):.4g}, train acc {final.get('train_acc', 0):.4f}, "
+          f"test acc {final.get('test_acc', 0):.4f}")
+    return 0

@@ -1,0 +1,131 @@
+"""A SQLite catalog over all runs below one root folder.
+
+The catalog is an index, not the source of truth: every fact in it is also in the run directories, so
+it can be rebuilt (:meth:`Catalog.reindex`). It uses WAL mode and a busy timeout so several processes (a
+parallel sweep) can write concurrently; every write is one short transaction.
+
+Schema: ``runs(run_id, path, config_hash, status, config, summary, updated)`` where ``run_id`` is the run
+folder's path relative to the catalog root, ``config`` and ``summary`` are JSON; and
+``results(run_id, kind, key, payload, updated)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+CATALOG_NAME = "catalog.sqlite"
+STATUSES = ("created", "running", "finished", "diverged", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '{}',
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_hash ON runs(config_hash);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (run_id, kind, key)
+);
+"""
+
+
+class Catalog:
+    """The catalog file ``ROOT/catalog.sqlite``; opened per operation, safe across processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.path = self.root / CATALOG_NAME
+
+    def _connect(self) -> sqlite3.Connection:
+        self.root.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(sql, params)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def upsert_run(self, run_id: str, config_hash: str, status: str, config: dict[str, Any],
+                   summary: dict[str, Any] | None = None) -> None:
+        """Insert or update one run's row."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        self._write(
+            "INSERT INTO runs(run_id, config_hash, status, config, summary, updated) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(run_id) DO UPDATE SET config_hash=excluded.config_hash, status=excluded.status, "
+            "config=excluded.config, summary=excluded.summary, updated=excluded.updated",
+            (run_id, config_hash, status, json.dumps(config, sort_keys=True),
+             json.dumps(summary or {}, sort_keys=True), time.time()),
+        )
+
+    def put_result(self, run_id: str, kind: str, key: str, payload: dict[str, Any]) -> None:
+        """Insert or replace one analysis result of a run."""
+        self._write(
+            "INSERT OR REPLACE INTO results(run_id, kind, key, payload, updated) VALUES (?,?,?,?,?)",
+            (run_id, kind, key, json.dumps(payload, sort_keys=True), time.time()),
+        )
+
+    def runs(self, *, status: str | None = None, config_hash: str | None = None) -> list[dict[str, Any]]:
+        """Rows of ``runs`` (decoded), optionally filtered, ordered by ``run_id``."""
+        if not self.path.exists():
+            return []
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if config_hash is not None:
+            clauses.append("config_hash = ?")
+            params.append(config_hash)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                f"SELECT run_id, config_hash, status, config, summary, updated FROM runs{where} ORDER BY run_id",
+                params,
+            ).fetchall()
+        finally:
+            conn.close()
+        return [
+            {"run_id": r[0], "config_hash": r[1], "status": r[2], "config": json.loads(r[3]),
+             "summary": json.loads(r[4]), "updated": r[5]}
+            for r in rows
+        ]
+
+    def results(self, run_id: str | None = None, kind: str | None = None) -> Iterator[dict[str, Any]]:
+        """Rows of ``results`` (decoded), optionally filtered."""
+        if not self.path.exists():
+            return iter(())
+        clauses, params = [], []
+        for column, value in (("run_id", run_id), ("kind", kind)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                f"SELECT run_id, kind, key, payload FROM results{where} ORDER BY run_id, kind, key", params
+            ).fetchall()
+        finally:
+            conn.close()
+        return iter({"run_id": r[0], "kind": r[1], "key": r[2], "payload": json.loads(r[3])} for r in rows)

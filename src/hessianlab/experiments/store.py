@@ -1,0 +1,197 @@
+"""The run store: one directory per run, indexed by a SQLite catalog in the parent folder.
+
+Layout of a run directory::
+
+    config.json     {"config": <TrainConfig dict>, "config_hash": str, "data_meta": {...}, "version": str}
+    status.json     {"status": created|running|finished|diverged|failed, "reason": str, "summary": {...}}
+    metrics.jsonl   one JSON object per finished epoch
+    checkpoint.pt   latest training state (model, optimizer, schedules, counters, metric history)
+    model.pt        final weights (state_dict)
+    results.json    {kind: {key: payload}} written by analyses (eigs, attacks, ...)
+
+Every file is written atomically; checkpoints hold only tensors and plain containers and are loaded with
+``weights_only=True``. The catalog (``<parent>/catalog.sqlite``) indexes runs and results; it can be rebuilt
+from the directories with :func:`reindex`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from hessianlab import __version__, atomic
+from hessianlab.errors import StoreError
+from hessianlab.experiments.catalog import Catalog
+from hessianlab.training.config import TrainConfig
+
+CONFIG, STATUS, METRICS, CHECKPOINT, MODEL, RESULTS = (
+    "config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "results.json",
+)
+
+
+class RunDir:
+    """Handle on one run directory. Construct with :meth:`create` or :meth:`open`."""
+
+    def __init__(self, path: Path, catalog_root: Path | None = None) -> None:
+        self.path = Path(path)
+        self.catalog = Catalog(Path(catalog_root) if catalog_root is not None else self.path.resolve().parent)
+        self._meta: dict[str, Any] = atomic.read_json(self.path / CONFIG)
+
+    # --- construction -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, config: TrainConfig, data_meta: dict[str, Any],
+               catalog_root: Path | None = None) -> "RunDir":
+        """Create a run directory for ``config``, or reopen it if it already holds the same config.
+
+        Raises :class:`StoreError` when ``path`` holds a run with a different config.
+        """
+        path = Path(path)
+        cfg_file = path / CONFIG
+        if cfg_file.exists():
+            existing = atomic.read_json(cfg_file)
+            if existing.get("config_hash") != config.config_hash():
+                raise StoreError(
+                    f"{path} holds a run with another config (hash {existing.get('config_hash')} != "
+                    f"{config.config_hash()}); choose another --out or delete that folder"
+                )
+            return cls(path, catalog_root)
+        atomic.write_json(cfg_file, {"config": config.to_dict(), "config_hash": config.config_hash(),
+                                     "data_meta": data_meta, "version": __version__})
+        run = cls(path, catalog_root)
+        run.set_status("created")
+        return run
+
+    @classmethod
+    def open(cls, path: Path, catalog_root: Path | None = None) -> "RunDir":
+        """Open an existing run directory; :class:`StoreError` if ``path`` is not one."""
+        if not (Path(path) / CONFIG).is_file():
+            raise StoreError(f"{path} is not a run directory (no {CONFIG}); pass the --out folder of a training run")
+        return cls(path, catalog_root)
+
+    # --- identity -----------------------------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        """Path relative to the catalog root (the folder name for the default layout)."""
+        try:
+            return str(self.path.resolve().relative_to(self.catalog.root.resolve()))
+        except ValueError:
+            return str(self.path.resolve())
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved training config as a plain dict."""
+        return dict(self._meta["config"])
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self._meta["config"])
+
+    @property
+    def config_hash(self) -> str:
+        return str(self._meta["config_hash"])
+
+    @property
+    def data_meta(self) -> dict[str, Any]:
+        """Dataset metadata recorded at creation (shape, classes, mean, std, source)."""
+        return dict(self._meta["data_meta"])
+
+    # --- status and metrics -------------------------------------------------------------------------
+    @property
+    def status(self) -> dict[str, Any]:
+        return atomic.read_json(self.path / STATUS)
+
+    def set_status(self, status: str, reason: str = "", summary: dict[str, Any] | None = None) -> None:
+        """Record the run's status in ``status.json`` and the catalog."""
+        payload = {"status": status, "reason": reason, "summary": summary or {}}
+        atomic.write_json(self.path / STATUS, payload)
+        self.catalog.upsert_run(self.run_id, self.config_hash, status, self.config,
+                                {"reason": reason, **(summary or {})})
+
+    def write_metrics(self, history: Iterable[dict[str, Any]]) -> None:
+        """Atomically replace ``metrics.jsonl`` with ``history`` (one object per epoch)."""
+        atomic.write_text(self.path / METRICS, "".join(json.dumps(m, sort_keys=True) + "\n" for m in history))
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Per-epoch metrics recorded so far."""
+        file = self.path / METRICS
+        if not file.exists():
+            return []
+        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+    # --- tensors ------------------------------------------------------------------------------------
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        atomic.save_tensors(self.path / CHECKPOINT, state)
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The latest training state, or ``None`` when the run has none yet."""
+        file = self.path / CHECKPOINT
+        return atomic.load_tensors(file) if file.exists() else None
+
+    def save_model(self, state_dict: dict[str, torch.Tensor]) -> None:
+        atomic.save_tensors(self.path / MODEL, state_dict)
+
+    def build_model(self) -> nn.Module:
+        """A freshly initialised model of this run's architecture (no weights loaded)."""
+        from hessianlab.training.factory import model_from_config
+
+        return model_from_config(self.train_config, self.data_meta)
+
+    def load_model(self, which: str = "final") -> nn.Module:
+        """The trained model in eval mode on CPU. ``which``: ``final`` (model.pt) or ``checkpoint``."""
+        if which == "final":
+            state = atomic.load_tensors(self.path / MODEL) if (self.path / MODEL).exists() else None
+            if state is None:
+                raise StoreError(f"{self.path}: no final model yet (status {self.status['status']}); finish training with --resume")
+        elif which == "checkpoint":
+            ckpt = self.load_checkpoint()
+            if ckpt is None:
+                raise StoreError(f"{self.path}: no checkpoint yet; train first")
+            state = ckpt["model"]
+        else:
+            raise StoreError(f"which must be 'final' or 'checkpoint', got {which!r}")
+        model = self.build_model()
+        model.load_state_dict(state)
+        return model.eval()
+
+    def load_data(self, split: str, *, subset: int | None = None):
+        """The run's dataset split (same dataset, subset and seed as training; never augmented).
+
+        ``subset`` overrides the stored subset size (a stratified, seeded sample of the split).
+        """
+        from hessianlab.data import load_dataset
+
+        cfg = self.train_config
+        default = cfg.subset if split == "train" else cfg.test_subset
+        return load_dataset(cfg.dataset, split, subset=subset if subset is not None else default, seed=cfg.seed)
+
+    # --- analysis results ---------------------------------------------------------------------------
+    @property
+    def results(self) -> dict[str, Any]:
+        file = self.path / RESULTS
+        return atomic.read_json(file) if file.exists() else {}
+
+    def write_result(self, kind: str, key: str, payload: dict[str, Any]) -> None:
+        """Merge ``payload`` into ``results.json[kind][key]`` atomically, and index it in the catalog."""
+        results = self.results
+        results.setdefault(kind, {})[key] = payload
+        atomic.write_json(self.path / RESULTS, results)
+        self.catalog.put_result(self.run_id, kind, key, payload)
+
+
+def reindex(root: Path) -> int:
+    """Rebuild the catalog of ``root`` from the run directories below it; returns the number of runs."""
+    count = 0
+    for cfg in sorted(Path(root).rglob(CONFIG)):
+        run = RunDir(cfg.parent, root)
+        status = run.status if (run.path / STATUS).exists() else {"status": "created", "reason": "", "summary": {}}
+        run.catalog.upsert_run(run.run_id, run.config_hash, status["status"], run.config,
+                               {"reason": status.get("reason", ""), **status.get("summary", {})})
+        for kind, entries in run.results.items():
+            for key, payload in entries.items():
+                run.catalog.put_result(run.run_id, kind, key, payload)
+        count += 1
+    return count

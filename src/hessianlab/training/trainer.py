@@ -1,0 +1,217 @@
+"""The SGD trainer: data + model + LR and batch-size schedules -> checkpoints and per-epoch metrics.
+
+Semantics
+---------
+* Plain SGD (``torch.optim.SGD``) with momentum and weight decay; the learning rate and the batch size are
+  queried from their schedules before *every* update, so per-iteration policies and batch sizes that
+  change mid-epoch are both exact.
+* An epoch is one pass over a seeded permutation of the training set; the last batch of an epoch may be
+  smaller. Shuffling, augmentation and dropout are seeded per ``(seed, epoch)``, so an epoch's updates
+  depend only on the state at its start: this is what makes ``resume`` exact.
+* After each epoch the full training set and the test set are evaluated in eval mode; the record holds
+  train/test loss and accuracy, lr, batch size, updates and samples so far, wall seconds, plus whatever the
+  epoch hooks return. Training stops when the training loss reaches ``target_loss``, or at
+  ``max_epochs``/``max_updates``; a non-finite loss stops the run as *diverged* (not a crash).
+* A checkpoint (model, optimizer, schedules, counters, metric history) is written atomically after each
+  epoch. Resuming after any interruption (``kill -9`` included) redoes at most the unfinished epoch and ends
+  with exactly the metrics of an uninterrupted run (wall-clock fields aside).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hessianlab.data import BatchIterator, Dataset, Epoch
+from hessianlab.data import augment as augment_batch
+from hessianlab.experiments.store import RunDir
+from hessianlab.training.config import TrainConfig
+from hessianlab.training.evaluate import evaluate
+from hessianlab.training.factory import model_from_config, schedules_from_config
+from hessianlab.training.schedules import BatchSchedule, LRSchedule, ScheduleState
+
+_SEED_STRIDE = 1_000_003  # separates per-epoch seed streams of different run seeds
+
+
+@dataclass(frozen=True)
+class EpochContext:
+    """What an epoch hook sees: the model (train mode restored after the hook), data and counters."""
+
+    model: nn.Module
+    epoch: int
+    updates: int
+    config: TrainConfig
+    train: Dataset
+    test: Dataset
+
+
+class EpochHook(Protocol):
+    """A per-epoch measurement; returns extra metric fields (JSON scalars) merged into the epoch record.
+
+    Hooks must be deterministic and must leave the model's parameters and mode as they found them.
+    """
+
+    def __call__(self, ctx: EpochContext) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a run ended. ``status``: finished | diverged; ``reason`` says why it stopped."""
+
+    status: str
+    reason: str
+    reached_target: bool
+    epochs: int
+    updates: int
+    samples_seen: int
+    history: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.history[-1] if self.history else {}
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return seed * _SEED_STRIDE + epoch
+
+
+def train(
+    config: TrainConfig,
+    run: RunDir,
+    train_data: Dataset,
+    test_data: Dataset,
+    *,
+    hooks: Sequence[EpochHook] = (),
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    resume: bool = True,
+) -> TrainResult:
+    """Train per ``config``, writing checkpoints and metrics into ``run``.
+
+    ``train_data``/``test_data`` are the in-memory splits (pixels in [0, 1]). With ``resume`` (default) an
+    existing checkpoint in ``run`` is continued; otherwise training starts from scratch and overwrites it.
+    ``on_epoch`` receives each finished epoch's record (progress display). Returns how the run ended.
+    """
+    model = model_from_config(config, run.data_meta, seed=config.seed)
+    lr_schedule, batch_schedule = schedules_from_config(config)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    state = {"epoch": 0, "updates": 0, "samples_seen": 0, "last_batch_size": config.batch_size, "wall_seconds": 0.0,
+             "history": [], "stopped": None}
+
+    ckpt = run.load_checkpoint() if resume else None
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        lr_schedule.load_state_dict(ckpt["lr_schedule"])
+        batch_schedule.load_state_dict(ckpt["batch_schedule"])
+        state = ckpt["state"]
+        run.write_metrics(state["history"])
+    if state["stopped"] is not None:
+        return _result(state)
+
+    run.set_status("running")
+    iterator = BatchIterator(train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                             augment=augment_batch if config.augment else None)
+    started = time.perf_counter() - state["wall_seconds"]
+    while state["stopped"] is None:
+        epoch = state["epoch"]
+        torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout masks of this epoch
+        diverged, lr, batch_size = sgd_epoch(model, optimizer, iterator.epoch(epoch), lr_schedule, batch_schedule,
+                                             state, config.max_updates)
+        record = _epoch_record(model, config, train_data, test_data, hooks, state, epoch, lr, batch_size)
+        record["wall_seconds"] = time.perf_counter() - started
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        state["wall_seconds"] = record["wall_seconds"]
+        state["stopped"] = _stop_reason(config, state, record, diverged)
+        run.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "lr_schedule": lr_schedule.state_dict(), "batch_schedule": batch_schedule.state_dict(),
+                             "state": state})
+        run.write_metrics(state["history"])
+        if on_epoch is not None:
+            on_epoch(record)
+
+    result = _result(state)
+    run.save_model(model.state_dict())
+    summary = {k: result.final.get(k) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    summary.update(epochs=result.epochs, updates=result.updates, reached_target=result.reached_target)
+    run.set_status(result.status, result.reason, summary)
+    return result
+
+
+def sgd_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: Epoch, lr_schedule: LRSchedule,
+              batch_schedule: BatchSchedule, state: dict[str, Any], max_updates: int | None = None) -> tuple[bool, float, int]:
+    """Run the SGD updates of one epoch (train mode), querying both schedules before every update.
+
+    ``state`` holds the counters ``updates`` and ``samples_seen`` (updated in place) and ``last_batch_size``.
+    Returns ``(diverged, last lr, last batch size)``; stops early on a non-finite loss or at ``max_updates``.
+    """
+    model.train()
+    lr, batch_size = float("nan"), state.get("last_batch_size", epoch.batch_size)
+    while epoch.remaining > 0:
+        now = ScheduleState(epoch.epoch, state["updates"], state["samples_seen"], batch_size)
+        batch_size = batch_schedule.batch_size(now)
+        x, y = epoch.next_batch(batch_size)
+        lr = lr_schedule.lr(ScheduleState(epoch.epoch, state["updates"], state["samples_seen"], x.shape[0]))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = F.cross_entropy(model(x), y)
+        if not torch.isfinite(loss):
+            return True, lr, batch_size
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        state["updates"] += 1
+        state["samples_seen"] += x.shape[0]
+        state["last_batch_size"] = batch_size
+        if max_updates is not None and state["updates"] >= max_updates:
+            break
+    return False, lr, batch_size
+
+
+def _epoch_record(model: nn.Module, config: TrainConfig, train_data: Dataset, test_data: Dataset,
+                  hooks: Sequence[EpochHook], state: dict[str, Any], epoch: int, lr: float,
+                  batch_size: int) -> dict[str, Any]:
+    train_loss, train_acc = evaluate(model, train_data.images, train_data.labels, config.eval_batch_size)
+    test_loss, test_acc = evaluate(model, test_data.images, test_data.labels, config.eval_batch_size)
+    record: dict[str, Any] = {
+        "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+        "test_acc": test_acc, "lr": lr, "batch_size": batch_size, "updates": state["updates"],
+        "samples_seen": state["samples_seen"],
+    }
+    if math.isfinite(train_loss):
+        ctx = EpochContext(model, epoch, state["updates"], config, train_data, test_data)
+        for hook in hooks:
+            record.update(hook(ctx))
+    return record
+
+
+def _stop_reason(config: TrainConfig, state: dict[str, Any], record: dict[str, Any], diverged: bool) -> str | None:
+    if diverged or not math.isfinite(record["train_loss"]):
+        return "diverged"
+    if config.target_loss is not None and record["train_loss"] <= config.target_loss:
+        return "target_loss"
+    if config.max_updates is not None and state["updates"] >= config.max_updates:
+        return "max_updates"
+    if state["epoch"] >= config.max_epochs:
+        return "max_epochs"
+    return None
+
+
+def _result(state: dict[str, Any]) -> TrainResult:
+    reason = state["stopped"]
+    return TrainResult(
+        status="diverged" if reason == "diverged" else "finished",
+        reason=reason,
+        reached_target=reason == "target_loss",
+        epochs=state["epoch"],
+        updates=state["updates"],
+        samples_seen=state["samples_seen"],
+        history=list(state["history"]),
+    )
