@@ -27,7 +27,8 @@ test: setup data
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
 reproduce: setup data
-	$(BIN)/hessianlab reproduce-quick --out runs/reproduce
+	$(BIN)/hessianlab compare-batch --model lenet5 --subset 2048 --test-subset 2000 --batch-sizes 64,2048 \
+		--lr 0.05 --momentum 0.9 --target-loss 1e-3 --max-epochs 100 --out runs/reproduce
 
 bench: setup data
 	$(BIN)/python bench/bench_trainer.py --out bench/results

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,11 +30,13 @@ from torch import nn
 
 from hessianlab.data import BatchIterator, Dataset, Epoch
 from hessianlab.data import augment as augment_batch
-from hessianlab.experiments.store import RunDir
 from hessianlab.training.config import TrainConfig
 from hessianlab.training.evaluate import evaluate
 from hessianlab.training.factory import model_from_config, schedules_from_config
 from hessianlab.training.schedules import BatchSchedule, LRSchedule, ScheduleState
+
+if TYPE_CHECKING:
+    from hessianlab.experiments.store import RunDir
 
 _SEED_STRIDE = 1_000_003  # separates per-epoch seed streams of different run seeds
 
