@@ -25,7 +25,9 @@ _FLAGS: dict[str, tuple[str, Any]] = {
     "--lr-schedule": ("lr_schedule", str), "--momentum": ("momentum", float),
     "--weight-decay": ("weight_decay", float), "--target-loss": ("target_loss", float),
     "--max-epochs": ("max_epochs", int), "--max-updates": ("max_updates", int), "--seed": ("seed", int),
-    "--eval-batch-size": ("eval_batch_size", int),
+    "--eval-batch-size": ("eval_batch_size", int), "--adversarial": ("adversarial", str),
+    "--adv-eps": ("adv_eps", float), "--adv-ratio": ("adv_ratio", float), "--adv-bn-mode": ("adv_bn_mode", str),
+    "--init-from": ("init_from", str),
 }
 
 

@@ -28,6 +28,10 @@ class TrainConfig:
     strings (see :mod:`hessianlab.training.schedules`). Stopping: the full-training-set loss (eval mode)
     reaches ``target_loss``, or ``max_epochs`` / ``max_updates`` is hit. ``seed`` fixes initialisation,
     shuffling, augmentation and dropout.
+    Adversarial training: ``adversarial`` names an attack (see :func:`hessianlab.attacks.make_attack`) of radius
+    ``adv_eps`` (pixels) that replaces a fraction ``adv_ratio`` of every training batch, computed against the
+    current model with BatchNorm in ``adv_bn_mode``. ``init_from`` is a run folder whose final weights start
+    this run (Yao et al. train robustly from an already trained model).
     """
 
     model: str = "m1"
@@ -49,6 +53,11 @@ class TrainConfig:
     max_updates: int | None = None
     seed: int = 0
     eval_batch_size: int = 1024
+    adversarial: str | None = None
+    adv_eps: float = 0.1
+    adv_ratio: float = 1.0
+    adv_bn_mode: str = "eval"
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         _check_positive_int("batch_size", self.batch_size)
@@ -67,6 +76,13 @@ class TrainConfig:
             _check_number("target_loss", self.target_loss, low=0.0, low_open=True)
         if self.activation not in ("relu", "softplus", "elu"):
             raise ConfigError(f"activation: {self.activation!r} is not allowed; use relu, softplus or elu")
+        if self.adversarial is not None:
+            from hessianlab.attacks import make_attack
+
+            make_attack(self.adversarial, eps=self.adv_eps)
+            _check_number("adv_ratio", self.adv_ratio, low=0.0, high=1.0)
+            if self.adv_bn_mode not in ("eval", "train"):
+                raise ConfigError(f"adv_bn_mode: {self.adv_bn_mode!r} is not allowed; use eval or train")
         parse_lr_schedule(self.lr_schedule, self.lr)
         parse_batch_schedule(self.batch_schedule, self.batch_size)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from hessianlab.experiments.store import RunDir
 
 _SEED_STRIDE = 1_000_003  # separates per-epoch seed streams of different run seeds
+_ADV_SALT = 0xAD
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ def train(
     ``on_epoch`` receives each finished epoch's record (progress display). Returns how the run ended.
     """
     model = model_from_config(config, run.data_meta, seed=config.seed)
+    if config.init_from is not None:
+        model.load_state_dict(init_weights(config.init_from, run))
     lr_schedule, batch_schedule = schedules_from_config(config)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
@@ -125,7 +129,7 @@ def train(
         epoch = state["epoch"]
         torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout masks of this epoch
         diverged, lr, batch_size = sgd_epoch(model, optimizer, iterator.epoch(epoch), lr_schedule, batch_schedule,
-                                             state, config.max_updates)
+                                             state, config.max_updates, adversarial_transform(config))
         record = _epoch_record(model, config, train_data, test_data, hooks, state, epoch, lr, batch_size)
         record["wall_seconds"] = time.perf_counter() - started
         state["history"].append(record)
@@ -147,11 +151,17 @@ def train(
     return result
 
 
+BatchTransform = Callable[[nn.Module, torch.Tensor, torch.Tensor, int, int], torch.Tensor]
+
+
 def sgd_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: Epoch, lr_schedule: LRSchedule,
-              batch_schedule: BatchSchedule, state: dict[str, Any], max_updates: int | None = None) -> tuple[bool, float, int]:
+              batch_schedule: BatchSchedule, state: dict[str, Any], max_updates: int | None = None,
+              transform: BatchTransform | None = None) -> tuple[bool, float, int]:
     """Run the SGD updates of one epoch (train mode), querying both schedules before every update.
 
     ``state`` holds the counters ``updates`` and ``samples_seen`` (updated in place) and ``last_batch_size``.
+    ``transform(model, x, y, epoch, position) -> x`` rewrites each batch before the update (adversarial
+    mixing); ``position`` is the batch's start within the epoch, so a transform can seed itself per batch.
     Returns ``(diverged, last lr, last batch size)``; stops early on a non-finite loss or at ``max_updates``.
     """
     model.train()
@@ -159,7 +169,11 @@ def sgd_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: Epoch, 
     while epoch.remaining > 0:
         now = ScheduleState(epoch.epoch, state["updates"], state["samples_seen"], batch_size)
         batch_size = batch_schedule.batch_size(now)
+        position = epoch.position
         x, y = epoch.next_batch(batch_size)
+        if transform is not None:
+            x = transform(model, x, y, epoch.epoch, position)
+            model.train()
         lr = lr_schedule.lr(ScheduleState(epoch.epoch, state["updates"], state["samples_seen"], x.shape[0]))
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -175,6 +189,45 @@ def sgd_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: Epoch, 
         if max_updates is not None and state["updates"] >= max_updates:
             break
     return False, lr, batch_size
+
+
+def init_weights(source: str, run: RunDir) -> dict[str, torch.Tensor]:
+    """Final weights of the run folder ``source`` (same architecture required) to start ``run`` from."""
+    from hessianlab.errors import ConfigError
+    from hessianlab.experiments.store import RunDir as _RunDir
+
+    src = _RunDir.open(Path(source))
+    mine, theirs = run.config, src.config
+    for key in ("model", "activation", "width", "batchnorm"):
+        if mine[key] != theirs[key]:
+            raise ConfigError(f"init_from: {source} has {key}={theirs[key]!r} but this run has {mine[key]!r}; "
+                              "start from a run of the same architecture")
+    if list(src.data_meta["shape"]) != list(run.data_meta["shape"]):
+        raise ConfigError(f"init_from: {source} was trained on inputs {src.data_meta['shape']}, this run uses "
+                          f"{run.data_meta['shape']}")
+    return src.load_model().state_dict()
+
+
+def adversarial_transform(config: TrainConfig) -> BatchTransform | None:
+    """The batch transform of adversarial training per ``config`` (``None`` without ``adversarial``).
+
+    A fraction ``adv_ratio`` of each batch is replaced by examples of ``make_attack(adversarial, eps=adv_eps)``
+    against the current model; which samples is drawn from a generator seeded by (seed, epoch, position).
+    """
+    if config.adversarial is None:
+        return None
+    from hessianlab.attacks import make_attack, mix_adversarial
+    from hessianlab.data.loader import derive_seed
+
+    attack = make_attack(config.adversarial, eps=config.adv_eps)
+
+    def transform(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epoch: int, position: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(derive_seed(config.seed, epoch, position, _ADV_SALT))
+        x_mixed, _, _ = mix_adversarial(model, x, y, attack, config.adv_ratio, generator=gen,
+                                        bn_mode=config.adv_bn_mode)
+        return x_mixed
+
+    return transform
 
 
 def _epoch_record(model: nn.Module, config: TrainConfig, train_data: Dataset, test_data: Dataset,
