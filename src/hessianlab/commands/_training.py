@@ -12,10 +12,20 @@ from tqdm import tqdm
 from hessianlab.errors import StoreError
 from hessianlab.experiments.store import RunDir
 from hessianlab.training.config import TrainConfig
-from hessianlab.training.factory import meta_to_dict
+from hessianlab.training.factory import meta_to_dict, model_from_config
 from hessianlab.training.trainer import TrainResult, train
 
 log = logging.getLogger(__name__)
+
+def _all_or_int(text: str) -> str | int:
+    """``'all'`` or an integer (argparse type)."""
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'all' or an integer, got {text!r}") from None
+
 
 # flag name -> (TrainConfig field, type); defaults come from TrainConfig itself
 _FLAGS: dict[str, tuple[str, Any]] = {
@@ -27,7 +37,7 @@ _FLAGS: dict[str, tuple[str, Any]] = {
     "--max-epochs": ("max_epochs", int), "--max-updates": ("max_updates", int), "--seed": ("seed", int),
     "--eval-batch-size": ("eval_batch_size", int), "--adversarial": ("adversarial", str),
     "--adv-eps": ("adv_eps", float), "--adv-ratio": ("adv_ratio", float), "--adv-bn-mode": ("adv_bn_mode", str),
-    "--init-from": ("init_from", str),
+    "--init-from": ("init_from", str), "--track-lambda1": ("track_lambda1", _all_or_int),
 }
 
 
@@ -39,7 +49,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ..
             continue
         default = getattr(defaults, name)
         helptext = f"default: {default}" if name != "dataset" else "default: fashion-mnist, or mnist1d if it is missing"
-        parser.add_argument(flag, dest=name, type=kind, default=None, help=helptext)
+        parser.add_argument(flag, dest=name, type=kind, default=None, help=helptext, metavar=name.upper())
     parser.add_argument("--batchnorm", choices=("on", "off", "default"), default="default",
                         help="force BatchNorm on/off (default: the architecture's own)")
     parser.add_argument("--augment", action="store_true", help="random crop + horizontal flip on training batches")
@@ -82,7 +92,9 @@ def load_splits(config: TrainConfig):
 def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, label: str = "train") -> tuple[RunDir, TrainResult]:
     """Create (or reopen with ``resume``) the run folder ``out`` and train ``config`` there."""
     train_data, test_data = load_splits(config)
-    run = RunDir.create(out, config, meta_to_dict(train_data.meta))
+    meta = meta_to_dict(train_data.meta)
+    model_from_config(config, meta)  # a model that cannot take this data fails here, before any folder is made
+    run = RunDir.create(out, config, meta)
     if not resume and run.load_checkpoint() is not None:
         raise StoreError(f"{out} already holds a started run; pass --resume to continue it or choose another --out")
     bar = tqdm(total=config.max_epochs, desc=label, unit="epoch", disable=quiet, leave=False, dynamic_ncols=True)

@@ -32,6 +32,8 @@ class TrainConfig:
     ``adv_eps`` (pixels) that replaces a fraction ``adv_ratio`` of every training batch, computed against the
     current model with BatchNorm in ``adv_bn_mode``. ``init_from`` is a run folder whose final weights start
     this run (Yao et al. train robustly from an already trained model).
+    Curvature tracking: ``track_lambda1`` (``"all"`` or a number of training samples) records λ1 of the
+    Hessian and the full-batch gradient norm after every epoch (see :mod:`hessianlab.training.hooks`).
     """
 
     model: str = "m1"
@@ -58,6 +60,7 @@ class TrainConfig:
     adv_ratio: float = 1.0
     adv_bn_mode: str = "eval"
     init_from: str | None = None
+    track_lambda1: int | str | None = None
 
     def __post_init__(self) -> None:
         _check_positive_int("batch_size", self.batch_size)
@@ -74,6 +77,10 @@ class TrainConfig:
         _check_number("width", self.width, low=0.0, low_open=True)
         if self.target_loss is not None:
             _check_number("target_loss", self.target_loss, low=0.0, low_open=True)
+        from hessianlab.models import MODEL_NAMES
+
+        if self.model not in MODEL_NAMES:
+            raise ConfigError(f"model: unknown {self.model!r}; choose one of: {', '.join(MODEL_NAMES)}")
         if self.activation not in ("relu", "softplus", "elu"):
             raise ConfigError(f"activation: {self.activation!r} is not allowed; use relu, softplus or elu")
         if self.adversarial is not None:
@@ -83,6 +90,8 @@ class TrainConfig:
             _check_number("adv_ratio", self.adv_ratio, low=0.0, high=1.0)
             if self.adv_bn_mode not in ("eval", "train"):
                 raise ConfigError(f"adv_bn_mode: {self.adv_bn_mode!r} is not allowed; use eval or train")
+        if self.track_lambda1 is not None and self.track_lambda1 != "all":
+            _check_positive_int("track_lambda1", self.track_lambda1)
         parse_lr_schedule(self.lr_schedule, self.lr)
         parse_batch_schedule(self.batch_schedule, self.batch_size)
 

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put every submodule in eval mode and restore each one's own ``training`` flag afterwards."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags:
-            module.training = flag
+from hessianlab.curvature.modes import model_mode
 
 
 @torch.no_grad()
@@ -31,7 +18,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     """
     total_loss = torch.zeros((), dtype=torch.float64)
     correct = 0
-    with eval_mode(model):
+    with model_mode(model, "eval"):
         for start in range(0, images.shape[0], batch_size):
             x, y = images[start:start + batch_size], labels[start:start + batch_size]
             logits = model(x)

@@ -121,6 +121,10 @@ def train(
     if state["stopped"] is not None:
         return _result(state)
 
+    if config.track_lambda1 is not None:
+        from hessianlab.training.hooks import CurvatureHook
+
+        hooks = (*hooks, CurvatureHook(samples=config.track_lambda1, seed=config.seed))
     run.set_status("running")
     iterator = BatchIterator(train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed,
                              augment=augment_batch if config.augment else None)

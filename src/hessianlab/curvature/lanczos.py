@@ -1,0 +1,242 @@
+"""Thick-restart Lanczos for a few extreme eigenpairs of a symmetric operator (the default solver).
+
+Algorithm (Wu & Simon 2000, thick restart; Parlett, "The Symmetric Eigenvalue Problem"):
+
+* The Krylov basis ``V`` (``ncv + 1`` rows of length ``n``) is float64 on the operator's device whatever the
+  operator's dtype: vectors are cast to ``op.dtype`` for each product and the product back to float64.
+* Every new vector is orthogonalised against the whole basis twice (classical Gram-Schmidt, "twice is
+  enough"); the projected matrix ``T = Vᵀ A V`` is filled from those projections, so after a restart it is
+  the usual arrowhead-plus-tridiagonal matrix without special cases.
+* Stopping: all ``k`` wanted Ritz pairs must have Ritz residual estimates ``|β_m e_mᵀ s_i|`` at most
+  ``tol * max(|θ_i|, floor)``; then the true residuals ``||A y_i - θ_i y_i||`` are computed with one
+  ``op.matmat`` (``k`` products, counted). If a true residual fails, iteration continues.
+* The Ritz test runs after every step once the basis holds ``max(2k, k + 10)`` vectors (``T`` is tiny,
+  so this costs no products), not only at the end of a restart cycle; after an invariant-subspace breakdown
+  it runs at cycle ends only (an exact but non-extreme block must not stop the solver early).
+* Restart: keep ``(ncv + k) // 2`` Ritz vectors from the wanted end of the spectrum plus the next Lanczos
+  vector, and expand again.
+* Breakdown (``β <= sqrt(eps) * ||A v_j||``, an invariant subspace): continue with a random vector
+  orthogonal to the basis. When the basis spans the whole space (``n`` vectors) the Ritz pairs are exact and
+  the solver stops.
+
+Single-vector Krylov methods see one direction of an exactly repeated eigenvalue; tight clusters are found
+as rounding and restarts feed the other directions in, but slowly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import torch
+
+from hessianlab.curvature.operator import LinearOperator
+from hessianlab.curvature.results import EigenResult, WHICH, default_floor, make_result, matvec64, residual_norms
+from hessianlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_BREAKDOWN = math.sqrt(torch.finfo(torch.float64).eps)
+
+
+def _start_vector(op: LinearOperator, v0: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+    v = torch.randn(op.size, generator=gen, dtype=torch.float64) if v0 is None else v0.detach().double().cpu()
+    if v.shape != (op.size,):
+        raise ConfigError(f"v0 must have shape ({op.size},), got {tuple(v.shape)}; pass a flat vector")
+    nrm = torch.linalg.vector_norm(v)
+    if not torch.isfinite(nrm) or nrm == 0:
+        raise ConfigError("v0 must be a finite non-zero vector; pass another start vector or v0=None")
+    return (v / nrm).to(op.device)
+
+
+def _orthogonalise(basis: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remove the span of the rows of ``basis`` (j, n) from ``w`` (n,) twice; return ``(w, coefficients)``."""
+    h = basis @ w
+    w = w - basis.T @ h
+    h2 = basis @ w
+    return w - basis.T @ h2, h + h2
+
+
+def _random_orthogonal(basis: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A unit vector orthogonal to the rows of ``basis`` (j, n), j < n."""
+    for _ in range(5):
+        r = torch.randn(basis.shape[1], generator=gen, dtype=torch.float64).to(basis.device)
+        r, _ = _orthogonalise(basis, r)
+        nrm = torch.linalg.vector_norm(r)
+        if nrm > 1e-8:
+            return r / nrm
+    raise RuntimeError("could not draw a vector orthogonal to the Krylov basis")
+
+
+def _wanted(theta: torch.Tensor, which: str, count: int) -> torch.Tensor:
+    """Indices of the ``count`` Ritz values at the wanted end, in ``which`` order."""
+    if which == "LA":
+        order = torch.argsort(theta, descending=True)
+    elif which == "SA":
+        order = torch.argsort(theta)
+    else:
+        order = torch.argsort(theta.abs(), descending=True)
+    return order[:count]
+
+
+def lanczos(
+    op: LinearOperator,
+    k: int = 1,
+    *,
+    which: str = "LA",
+    tol: float = 1e-4,
+    max_iter: int | None = None,
+    ncv: int | None = None,
+    seed: int = 0,
+    v0: torch.Tensor | None = None,
+    floor: float | None = None,
+) -> EigenResult:
+    """The ``k`` extreme eigenpairs of the symmetric operator ``op`` by thick-restart Lanczos.
+
+    Args:
+        op: any :class:`LinearOperator` of size ``n``.
+        k: number of eigenpairs, ``1 <= k <= n``.
+        which: ``"LA"`` largest algebraic, ``"SA"`` smallest algebraic (most negative curvature),
+            ``"LM"`` largest magnitude.
+        tol: relative residual tolerance, ``||A v - λ v|| <= tol * max(|λ|, floor)`` for every pair.
+        max_iter: budget of Krylov steps (products spent on expansion; residual checks come on top).
+            Default ``max(1000, 20 * ncv)``.
+        ncv: Krylov basis size, default ``min(n, max(2k + 1, k + 32))``.
+        seed: seeds the start vector and breakdown restarts (CPU generator, device independent).
+        v0: start vector ``(n,)`` instead of a random one.
+        floor: absolute eigenvalue floor; default ``eps(op.dtype)**(1/3) * max |Ritz value|``.
+
+    Returns:
+        :class:`EigenResult` with ``method="lanczos"``; ``info`` holds ``ncv``, ``restarts``,
+        ``residual_checks``, ``exhausted`` and ``seed``.
+    """
+    n = op.size
+    if which not in WHICH:
+        raise ConfigError(f"which must be one of {WHICH}, got {which!r}")
+    if not 1 <= k <= n:
+        raise ConfigError(f"k must be in [1, {n}] for an operator of size {n}, got {k}")
+    if not tol > 0:
+        raise ConfigError(f"tol must be positive, got {tol}")
+    m = min(n, ncv if ncv is not None else max(2 * k + 1, k + 32))
+    if m <= k and m < n:
+        raise ConfigError(f"ncv must exceed k (got ncv={ncv}, k={k}); use ncv >= 2k + 1")
+    max_iter = max(1000, 20 * m) if max_iter is None else int(max_iter)
+    if max_iter < k:
+        raise ConfigError(f"max_iter must be at least k={k}, got {max_iter}")
+
+    t0 = time.perf_counter()
+    mv_before = op.num_matvecs
+    gen = torch.Generator().manual_seed(seed)
+    V = torch.zeros(m + 1, n, dtype=torch.float64, device=op.device)
+    T = torch.zeros(m, m, dtype=torch.float64)
+    V[0] = _start_vector(op, v0, gen)
+    size, beta, steps, restarts, checks = 0, 0.0, 0, 0, 0
+    anorm = 0.0
+    exhausted = broke_down = False
+    min_early = min(m, max(2 * k, k + 10))
+
+    def ritz(size: int, beta: float):
+        theta, S = torch.linalg.eigh(T[:size, :size])
+        norm = max(anorm, float(theta.abs().max()))
+        fl = floor if floor is not None else default_floor(op.dtype, norm)
+        idx = _wanted(theta, which, k)
+        estimates = abs(beta) * S[size - 1, idx].abs()
+        ok = bool((estimates <= tol * torch.clamp(theta[idx].abs(), min=fl)).all())
+        return theta, S, norm, fl, idx, ok
+
+    while True:
+        end = min(m, size + max(max_iter - steps, 0))
+        while size < end:
+            j = size
+            w = matvec64(op, V[j])
+            steps += 1
+            wnorm = float(torch.linalg.vector_norm(w))
+            w, h = _orthogonalise(V[: j + 1], w)
+            h = h.cpu()
+            T[: j + 1, j] = h
+            T[j, : j + 1] = h
+            beta = float(torch.linalg.vector_norm(w))
+            anorm = max(anorm, wnorm)
+            size += 1
+            if size == n:
+                exhausted, beta = True, 0.0
+                break
+            if beta <= _BREAKDOWN * max(wnorm, anorm, 1e-300):
+                log.debug("lanczos: invariant subspace after %d vectors (beta=%.3e); random restart", size, beta)
+                V[size] = _random_orthogonal(V[:size], gen)
+                beta, broke_down = 0.0, True
+            else:
+                V[size] = w / beta
+            if not broke_down and min_early <= size < end and ritz(size, beta)[-1]:
+                break
+        theta, S, anorm, fl, idx, ritz_ok = ritz(size, beta)
+        out_of_budget = steps >= max_iter
+        if ritz_ok or exhausted or out_of_budget:
+            Y = (V[:size].T @ S[:, idx].to(V.device)).to(op.dtype)
+            res = residual_norms(op, Y, theta[idx])
+            checks += 1
+            true_ok = bool((res <= tol * torch.clamp(theta[idx].abs(), min=fl)).all())
+            if true_ok or exhausted or out_of_budget:
+                break
+            log.debug("lanczos: Ritz estimates converged but true residuals did not (max %.3e)", float(res.max()))
+        # thick restart: keep the wanted end of the spectrum and the next Lanczos vector
+        keep = _wanted(theta, which, min(m - 1, max(k, (m + k) // 2)))
+        nxt = V[size].clone()
+        l = keep.numel()
+        V[:l] = (S[:, keep].T.to(V.device) @ V[:size])
+        V[l] = nxt
+        T.zero_()
+        T[:l, :l] = torch.diag(theta[keep])
+        size = l
+        restarts += 1
+    return make_result(
+        op,
+        eigenvalues=theta[idx],
+        eigenvectors=Y,
+        residuals=res,
+        tol=tol,
+        floor=fl,
+        which=which,
+        method="lanczos",
+        matvecs_before=mv_before,
+        iterations=steps,
+        seconds=time.perf_counter() - t0,
+        info={"ncv": m, "restarts": restarts, "residual_checks": checks, "exhausted": exhausted, "seed": seed},
+    )
+
+
+def lanczos_tridiagonal(
+    op: LinearOperator, v: torch.Tensor, num_steps: int, *, reorthogonalise: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain Lanczos from the unit vector ``v`` (n,): the tridiagonal ``T`` as ``(alpha, beta)``.
+
+    Returns ``alpha`` (s,) and ``beta`` (s - 1,) in float64 on the CPU, ``s <= num_steps``; fewer steps
+    when the Krylov space becomes invariant (then the Gauss quadrature it defines is exact). With
+    ``reorthogonalise`` (default) the float64 basis (``s`` vectors of length ``n``) is kept and every
+    vector is orthogonalised against it twice. Costs ``s`` products.
+    """
+    s_max = min(int(num_steps), op.size)
+    v = v.to(torch.float64).to(op.device)
+    v = v / torch.linalg.vector_norm(v)
+    basis = [v]
+    prev = torch.zeros_like(v)
+    alphas: list[float] = []
+    betas: list[float] = []
+    beta = 0.0
+    for j in range(s_max):
+        w = matvec64(op, v)
+        wnorm = float(torch.linalg.vector_norm(w))
+        alphas.append(float(v @ w))
+        if reorthogonalise:
+            w, _ = _orthogonalise(torch.stack(basis), w)
+        else:
+            w = w - alphas[-1] * v - beta * prev
+        beta = float(torch.linalg.vector_norm(w))
+        if j == s_max - 1 or beta <= _BREAKDOWN * max(wnorm, 1e-300):
+            break
+        betas.append(beta)
+        prev, v = v, w / beta
+        if reorthogonalise:
+            basis.append(v)
+    return torch.tensor(alphas, dtype=torch.float64), torch.tensor(betas, dtype=torch.float64)
