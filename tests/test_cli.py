@@ -70,3 +70,18 @@ def test_train_runs_attack_roundtrip(capsys, tmp_path):
 def test_attack_on_non_run_dir(capsys, tmp_path):
     assert main(["attack", str(tmp_path)]) == 2
     assert "not a run directory" in _one_error_line(capsys)
+
+
+def test_fallback_to_mnist1d_switches_conv_models_to_mlp(caplog, tmp_path, monkeypatch):
+    import hessianlab.data.registry as registry
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("HESSIANLAB_DATA", raising=False)
+    monkeypatch.setattr(registry, "SYSTEM_DIRS", (tmp_path / "none",))
+    code = main(["train", "--model", "lenet5", "--subset", "200", "--test-subset", "100", "--max-epochs", "1",
+                 "--quiet", "--out", str(tmp_path / "r")])
+    assert code == 0
+    err = caplog.text
+    assert "falling back to mnist1d" in err and "using mlp" in err
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())["config"]
+    assert cfg["dataset"] == "mnist1d" and cfg["model"] == "mlp"

@@ -9,7 +9,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from hessianlab.data import FALLBACK_DATASET
 from hessianlab.errors import StoreError
+from hessianlab.models._shapes import ANY_SHAPE_MODELS
 from hessianlab.experiments.store import RunDir
 from hessianlab.training.config import TrainConfig
 from hessianlab.training.factory import meta_to_dict, model_from_config
@@ -62,6 +64,10 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
                               if getattr(args, name, None) is not None}
     if fields.get("dataset") is None:
         fields["dataset"] = default_dataset()
+        if fields["dataset"] == FALLBACK_DATASET and fields.get("model", TrainConfig.model) not in ANY_SHAPE_MODELS:
+            log.warning("%s cannot take MNIST-1D's (1, 1, 40) signals; using mlp instead",
+                        fields.get("model", TrainConfig.model))
+            fields["model"] = "mlp"
     fields["batchnorm"] = {"on": True, "off": False, "default": None}[args.batchnorm]
     fields["augment"] = bool(args.augment)
     if args.no_target:

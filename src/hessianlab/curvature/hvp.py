@@ -4,12 +4,14 @@
 never cast or mutated) and exposes the loss as a function of a name-keyed dict of the *selected*
 parameters. Hessian-vector products are forward-over-reverse (``jvp`` of ``grad``) with a
 double-backward fallback (``torch.autograd.grad(create_graph=True)`` on private copies, never into
-``.grad``). Callers set the model mode around every call (see :mod:`hessianlab.curvature.modes`).
+``.grad``). :class:`GradientGraph` keeps one chunk's gradient graph alive so that every further product
+costs a single backward pass (the ``'cached'`` method). Callers set the model mode around every call
+(see :mod:`hessianlab.curvature.modes`).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 import torch
 import torch.nn as nn
@@ -20,8 +22,8 @@ from hessianlab.errors import ConfigError
 
 TensorDict = dict[str, torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-HVPMethod = Literal["auto", "fwd_rev", "double_backward"]
-HVP_METHODS: tuple[str, ...] = ("auto", "fwd_rev", "double_backward")
+HVPMethod = Literal["auto", "cached", "fwd_rev", "double_backward"]
+HVP_METHODS: tuple[str, ...] = ("auto", "cached", "fwd_rev", "double_backward")
 
 
 def check_hvp_method(method: str) -> HVPMethod:
@@ -114,3 +116,40 @@ def hvp_double_backward(
             return {n: torch.zeros_like(point[n]) for n in names}
         hv = torch.autograd.grad(dot, leaves, allow_unused=True)
     return {n: torch.zeros_like(point[n]) if h is None else h for n, h in zip(names, hv)}
+
+
+class GradientGraph:
+    """``g = ∇θ loss`` on one chunk, built once with ``create_graph=True`` and kept for many products.
+
+    The graph lives on private leaf copies of ``objective.point`` (no ``.grad`` is written, nothing is
+    accumulated); each product ``H v = ∂(g · v)/∂θ`` is one ``torch.autograd.grad`` call with
+    ``grad_outputs=v`` and ``retain_graph=True``. Memory: the chunk's forward activations plus the first
+    backward pass, held until the object is dropped. Build it with the model in the operator's mode.
+    """
+
+    def __init__(self, objective: Objective, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.point = objective.point
+        self.leaves = [t.detach().requires_grad_(True) for t in self.point.values()]
+        with torch.enable_grad():
+            value = objective.closure(x, y)(dict(zip(self.point, self.leaves)))
+            grads = torch.autograd.grad(value, self.leaves, create_graph=True, allow_unused=True)
+        # entries of g that are constant in θ (unused or linear parameters) contribute nothing to H v
+        self.live = [(n, g) for n, g in zip(self.point, grads) if g is not None and g.requires_grad]
+
+    def _backward(self, v: TensorDict, lead: tuple[int, ...]) -> TensorDict:
+        """One retained-graph backward; ``lead`` is ``()`` or ``(k,)`` (``is_grads_batched``)."""
+        hv: Sequence[torch.Tensor | None] = [None] * len(self.leaves)
+        if self.live:
+            hv = torch.autograd.grad(
+                [g for _, g in self.live], self.leaves, grad_outputs=[v[n] for n, _ in self.live],
+                retain_graph=True, allow_unused=True, is_grads_batched=bool(lead),
+            )
+        return {n: t.new_zeros(lead + t.shape) if h is None else h for (n, t), h in zip(self.point.items(), hv)}
+
+    def hvp(self, v: TensorDict) -> TensorDict:
+        """``∇²θ loss · v``; ``v`` and the result hold parameter-shaped tensors."""
+        return self._backward(v, ())
+
+    def hvp_batched(self, V: TensorDict) -> TensorDict:
+        """``k`` products in one vmapped backward; ``V`` and the result hold ``(k, *shape)`` tensors."""
+        return self._backward(V, (next(iter(V.values())).shape[0],))

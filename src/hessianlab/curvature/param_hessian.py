@@ -20,13 +20,13 @@ Data semantics (shared with :class:`hessianlab.curvature.ggn.GGN` through
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hessianlab.curvature.hvp import Objective, LossFn, TensorDict, check_hvp_method
+from hessianlab.curvature.hvp import GradientGraph, Objective, LossFn, TensorDict, check_hvp_method
 from hessianlab.curvature.modes import check_mode, model_mode
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.params import ParamSelection, param_spec
@@ -220,19 +220,96 @@ class DatasetCurvatureOperator(LinearOperator):
 class ParamHessian(DatasetCurvatureOperator):
     """Hessian ``(P, P)`` of the mean loss over the chosen samples w.r.t. the chosen parameters.
 
-    ``hvp_method='auto'`` tries forward-over-reverse on the first product and falls back to double
-    backward on ``NotImplementedError``/``RuntimeError``; ``settings['hvp_method_used']`` records it.
-    See the module docstring for the data semantics.
+    ``hvp_method``:
+
+    * ``'cached'``: at the first product, build each chunk's gradient graph once
+      (:class:`~hessianlab.curvature.hvp.GradientGraph`, ``create_graph=True`` on the private parameter
+      snapshot); every product is then one backward pass through the retained graphs. Memory grows with
+      the data: all chunks' graphs (activations and first backward) are held until :meth:`release`.
+    * ``'fwd_rev'`` (forward-over-reverse) and ``'double_backward'``: recompute forward and backward per
+      product; peak memory is one chunk.
+    * ``'auto'``: ``'cached'`` when the data is one chunk (``chunk_size is None or >= samples``, so the
+      memory bound stays one chunk), otherwise, or when double backward fails on the first product,
+      forward-over-reverse with a double-backward fallback on ``NotImplementedError``/``RuntimeError``.
+
+    ``settings['hvp_method_used']`` records the method (``None`` until the first product under
+    ``'auto'``) and ``settings['cached_chunks']`` how many chunk graphs the cached path holds (``0``
+    otherwise). The operator is a snapshot of the parameters at construction; later changes to the
+    model are not seen, cached or not. See the module docstring for the data semantics.
     """
 
     def __init__(self, model: nn.Module, loss_fn: LossFn | None, data: Any, *, hvp_method: str = "auto", **kw: Any):
         super().__init__(model, loss_fn, data, **kw)
         self.hvp_method = check_hvp_method(hvp_method)
         self.hvp_method_used: str | None = None if hvp_method == "auto" else hvp_method
+        step = self.num_samples if self.chunk_size is None else min(self.chunk_size, self.num_samples)
+        self.num_chunks = -(-self.num_samples // step)
+        self._graphs: list[tuple[GradientGraph, float]] | None = None
 
     @property
     def settings(self) -> Mapping[str, Any]:
-        return {**super().settings, "hvp_method": self.hvp_method, "hvp_method_used": self.hvp_method_used}
+        used = self.hvp_method_used
+        cached = None if used is None else self.num_chunks if used == "cached" else 0
+        return {**super().settings, "hvp_method": self.hvp_method, "hvp_method_used": used, "cached_chunks": cached}
+
+    def release(self) -> None:
+        """Free the cached gradient graphs; the next cached product rebuilds them."""
+        self._graphs = None
+
+    # -- cached path --------------------------------------------------------------------------------
+    def _cached_graphs(self) -> list[tuple[GradientGraph, float]]:
+        """``(graph, n_c / n)`` per chunk, built at the first call."""
+        if self._graphs is None:
+            with model_mode(self.model, self.mode):
+                self._graphs = [(GradientGraph(self.objective, xc, yc), w) for xc, yc, w in self.chunks()]
+        return self._graphs
+
+    def _try_cached(self, product: Callable[[], torch.Tensor]) -> torch.Tensor | None:
+        """``product()`` on the cached path, or ``None`` when it does not apply: another method, or
+        ``'auto'`` over several chunks, or ``'auto'`` on a model that fails double backward."""
+        if self.hvp_method_used == "cached":
+            return product()
+        if self.hvp_method_used is not None or self.num_chunks > 1:
+            return None
+        try:
+            out = product()
+        except (NotImplementedError, RuntimeError):
+            self.release()
+            return None
+        self.hvp_method_used = "cached"
+        return out
+
+    def _cached_matvec(self, v: torch.Tensor) -> torch.Tensor:
+        vd = self.spec.unflatten(v.to(self.dtype))
+        out = torch.zeros(self.size, dtype=self.dtype, device=self.device)
+        for graph, w in self._cached_graphs():
+            out.add_(self.spec.flatten(graph.hvp(vd)), alpha=w)
+        return out
+
+    def _cached_matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """``(P, k)`` block: one ``is_grads_batched`` backward per chunk, or column by column through the
+        retained graphs where vmap fails (remembered in ``_vmap_ok``)."""
+        if self._vmap_ok is False:
+            return torch.stack([self._cached_matvec(V[:, j]) for j in range(V.shape[1])], dim=1)
+        Vd = self.spec.unflatten_batch(V.T.to(self.dtype))
+        out = torch.zeros(V.shape[1], self.size, dtype=self.dtype, device=self.device)
+        graphs = self._cached_graphs()
+        try:
+            for graph, w in graphs:
+                out.add_(self.spec.flatten_batch(graph.hvp_batched(Vd)), alpha=w)
+        except (NotImplementedError, RuntimeError):
+            self._vmap_ok = False
+            return self._cached_matmat(V)
+        return out.T
+
+    # -- products -----------------------------------------------------------------------------------
+    def _matvec(self, v: torch.Tensor) -> torch.Tensor:
+        out = self._try_cached(lambda: self._cached_matvec(v))
+        return super()._matvec(v) if out is None else out
+
+    def _matmat_batched(self, V: torch.Tensor) -> torch.Tensor | None:
+        out = self._try_cached(lambda: self._cached_matmat(V))
+        return super()._matmat_batched(V) if out is None else out
 
     def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: TensorDict) -> TensorDict:
         if self.hvp_method_used is None:
