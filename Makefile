@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup data test reproduce bench clean
+.PHONY: setup system test reproduce bench clean
 
 setup: $(STAMP)
 
@@ -19,19 +19,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps pyhessian==0.1 torchattacks==3.5.1
 	touch $(STAMP)
 
-# Debian's Fashion-MNIST where apt-get is usable; otherwise the data layer falls back to MNIST-1D.
-data:
-	@bash scripts/install-data.sh
+# Debian packages (Fashion-MNIST, Chromium) where apt-get is usable; see scripts/install-system.sh.
+system:
+	@bash scripts/install-system.sh
 
-test: setup data
+test: setup system
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
-reproduce: setup data
+reproduce: setup system
 	$(BIN)/hessianlab compare-batch --model lenet5 --subset 2048 --test-subset 2000 --batch-sizes 64,2048 \
 		--lr 0.05 --momentum 0.9 --target-loss 1e-3 --max-epochs 100 --out runs/reproduce
 
-bench: setup data
-	$(BIN)/python bench/bench_trainer.py --out bench/results
+bench: setup system
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -154,7 +154,7 @@ class _SquareNet(nn.Module):
 def test_auto_falls_back_to_double_backward_and_records_it() -> None:
     torch.manual_seed(0)
     net, data = _SquareNet().double(), make_data("mlp")
-    auto = ParamHessian(net, None, data, dtype=torch.float64)
+    auto = ParamHessian(net, None, data, dtype=torch.float64, chunk_size=5)  # several chunks: no cache
     assert auto.settings["hvp_method_used"] is None
     v = rand_vec(auto.size)
     hv = auto.matvec(v)
@@ -179,7 +179,7 @@ def test_auto_falls_back_to_double_backward_and_records_it() -> None:
 
 def test_auto_resolves_to_fwd_rev_on_plain_nets() -> None:
     net, data = make_net("mlp", "relu"), make_data("mlp")
-    op = ParamHessian(net, None, data, dtype=torch.float64)
+    op = ParamHessian(net, None, data, dtype=torch.float64, chunk_size=5)  # one chunk would be 'cached'
     op.matmat(torch.eye(op.size, dtype=torch.float64)[:, :2])
     assert op.settings["hvp_method_used"] == "fwd_rev"
 

@@ -99,3 +99,15 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
     wa = RunDir.open(out).load_model().state_dict()
     wb = RunDir.open(ref).load_model().state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_of_a_stopped_run_writes_missing_final_model_and_status(tmp_path):
+    run, res = _train(tmp_path, "f", max_epochs=1)
+    (run.path / "model.pt").unlink()
+    run.set_status("running")  # as if killed after the last checkpoint, before the final writes
+    cfg = TrainConfig(**{**BASE, "max_epochs": 1})
+    tr = load_dataset(cfg.dataset, "train", subset=cfg.subset, seed=cfg.seed)
+    te = load_dataset(cfg.dataset, "test", subset=cfg.test_subset, seed=cfg.seed)
+    again = train(cfg, RunDir.open(run.path), tr, te)
+    assert again.status == "finished" and _strip(again.history) == _strip(res.history)
+    assert (run.path / "model.pt").is_file() and RunDir.open(run.path).status["status"] == "finished"

@@ -41,31 +41,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from hessianlab.attacks import make_attack, robust_accuracy
+    from hessianlab.experiments.analyses.attack import attack
     from hessianlab.experiments.store import RunDir
 
-    run = RunDir.open(args.run)
-    model = run.load_model()
-    source = RunDir.open(args.source).load_model() if args.source is not None else None
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     for split in splits:
         if split not in ("train", "test"):
             raise ConfigError(f"--split: {split!r} is not allowed; use train, test or train,test")
+    methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    results = attack(RunDir.open(args.run), methods=methods, eps=args.eps, splits=splits, samples=args.samples,
+                     steps=args.steps, batch_size=args.batch_size, source=args.source)
     rows = []
-    for method in (m.strip() for m in args.method.split(",") if m.strip()):
-        params = {"eps": args.eps[0]}
-        if args.steps is not None and method in ("ifgsm", "pgd"):
-            params["steps"] = args.steps
-        attack = make_attack(method, **params)
-        for split in splits:
-            data = run.load_data(split, subset=args.samples)
-            result = robust_accuracy(model, data, None, attack, args.eps, batch_size=args.batch_size,
-                                     source_model=source)
-            key = f"{method}/{split}" + (f"/from:{args.source.resolve().name}" if args.source else "")
-            run.write_result("attack", key, {**result.to_dict(), "split": split,
-                                             "source": str(args.source) if args.source else None})
-            for eps, acc in zip(result.eps, result.accuracy):
-                rows.append({"method": method, "split": split, "eps": eps, "clean_acc": result.clean_accuracy,
-                             "robust_acc": acc, "samples": result.num_samples})
+    for key, result in results:
+        method, split = key.split("/")[:2]
+        for eps, acc in zip(result.eps, result.accuracy):
+            rows.append({"method": method, "split": split, "eps": eps, "clean_acc": result.clean_accuracy,
+                         "robust_acc": acc, "samples": result.num_samples})
     print(format_table(rows, ["method", "split", "eps", "clean_acc", "robust_acc", "samples"]))
     return 0

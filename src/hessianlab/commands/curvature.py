@@ -13,12 +13,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from hessianlab.errors import ConfigError
 from hessianlab.table import format_table
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = ("float32", "float64")
 
 
 def _samples(text: str) -> str | int:
@@ -39,7 +37,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample choice and of random probes")
     parser.add_argument("--split", choices=("train", "test"), default="train")
     parser.add_argument("--params", default=None, help="regex of parameter names: a block Hessian")
-    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--chunk-size", type=int, default=1024, help="samples per HVP chunk (memory bound)")
 
 
@@ -65,44 +63,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _operator(args: argparse.Namespace):
-    from hessianlab.curvature import ParamHessian
+    from hessianlab.experiments.analyses.curvature import hessian_operator
     from hessianlab.experiments.store import RunDir
 
     run = RunDir.open(args.run)
-    model = run.load_model().to(DTYPES[args.dtype])
-    data = run.load_data(args.split)
-    op = ParamHessian(model, None, data, samples=args.samples, seed=args.seed, chunk_size=args.chunk_size,
-                      params=args.params, mode="eval", dtype=DTYPES[args.dtype])
-    return run, model, data, op
+    _, _, op = hessian_operator(run, split=args.split, samples=args.samples, seed=args.seed, params=args.params,
+                                dtype=args.dtype, chunk_size=args.chunk_size)
+    return run, op
 
 
 def _key(args: argparse.Namespace, *extra: Any) -> str:
-    parts = [args.split, f"samples={args.samples}", f"seed={args.seed}", args.dtype]
-    if args.params:
-        parts.append(f"params={args.params}")
-    return "/".join([*map(str, extra), *parts])
+    from hessianlab.experiments.analyses.curvature import curvature_key
+
+    return curvature_key(args.split, args.samples, args.seed, args.dtype, args.params, *extra)
 
 
 def _eigs(args: argparse.Namespace) -> int:
+    from hessianlab.experiments.analyses.curvature import eigs
+    from hessianlab.experiments.store import RunDir
+
     if args.k < 1:
         raise ConfigError(f"--k must be >= 1, got {args.k}")
     if args.wrt == "input":
         return _input_eigs(args)
-    from hessianlab.curvature import dense_hessian, top_eigenpairs
-
-    run, model, data, op = _operator(args)
-    if args.k > op.size:
-        raise ConfigError(f"--k {args.k} exceeds the number of selected parameters ({op.size})")
-    result = top_eigenpairs(op, args.k, method=args.method, which=args.which, tol=args.tol, seed=args.seed)
-    payload = result.to_dict()
-    if args.verify:
-        dense = dense_hessian(model, None, data, samples=args.samples, seed=args.seed, params=args.params,
-                              mode="eval", dtype=torch.float64)
-        exact = torch.linalg.eigvalsh(dense)
-        exact = {"LA": exact.flip(0), "SA": exact, "LM": exact[exact.abs().argsort(descending=True)]}[args.which][: args.k]
-        rel = ((result.eigenvalues - exact).abs() / exact.abs().clamp_min(1e-12)).tolist()
-        payload["verify"] = {"dense_eigenvalues": exact.tolist(), "relative_error": rel, "max_relative_error": max(rel)}
-    run.write_result("eigs", _key(args, args.method, args.which, f"k={args.k}"), payload)
+    result, payload = eigs(RunDir.open(args.run), k=args.k, samples=args.samples, split=args.split, seed=args.seed,
+                           params=args.params, dtype=args.dtype, chunk_size=args.chunk_size, tol=args.tol,
+                           method=args.method, which=args.which, verify=args.verify)
     rows = [{"i": i + 1, "eigenvalue": float(lam), "residual": float(res), "converged": bool(ok)}
             for i, (lam, res, ok) in enumerate(zip(result.eigenvalues, result.relative_residuals, result.pair_converged))]
     if args.verify:
@@ -115,17 +101,11 @@ def _eigs(args: argparse.Namespace) -> int:
 
 
 def _input_eigs(args: argparse.Namespace) -> int:
-    from hessianlab.curvature import input_stats
+    from hessianlab.experiments.analyses.curvature import input_stats
     from hessianlab.experiments.store import RunDir
 
-    run = RunDir.open(args.run)
-    model = run.load_model().to(DTYPES[args.dtype])
-    data = run.load_data(args.split)
-    stats = input_stats(model, (data.images.to(DTYPES[args.dtype]), data.labels), samples=args.samples,
-                        seed=args.seed, tol=args.tol, dtype=DTYPES[args.dtype])
-    payload = {"lambda1_x": vars(stats.eigenvalue_summary), "grad_norm_x": vars(stats.grad_norm_summary),
-               "converged_fraction": float(stats.converged.float().mean()), "settings": dict(stats.settings)}
-    run.write_result("input_stats", _key(args), payload)
+    stats, _ = input_stats(RunDir.open(args.run), samples=args.samples, split=args.split, seed=args.seed,
+                           dtype=args.dtype, tol=args.tol)
     rows = [{"quantity": name, **vars(summary)} for name, summary in
             (("lambda1_x", stats.eigenvalue_summary), ("grad_norm_x", stats.grad_norm_summary))]
     print(format_table(rows, ["quantity", "mean", "median", "q10", "q90"]))
@@ -137,7 +117,7 @@ def _trace(args: argparse.Namespace) -> int:
 
     if args.probes < 2:
         raise ConfigError(f"--probes must be >= 2 (a standard error needs two), got {args.probes}")
-    run, _, _, op = _operator(args)
+    run, op = _operator(args)
     result = hutchinson_trace(op, num_samples=args.probes, seed=args.seed)
     run.write_result("trace", _key(args, f"probes={args.probes}"), result.to_dict())
     print(f"trace {result.estimate:.6g} +- {result.standard_error:.3g} (standard error, {result.num_samples} probes, "
@@ -148,7 +128,7 @@ def _trace(args: argparse.Namespace) -> int:
 def _density(args: argparse.Namespace) -> int:
     from hessianlab.curvature import spectral_density
 
-    run, _, _, op = _operator(args)
+    run, op = _operator(args)
     result = spectral_density(op, num_probes=args.probes, num_steps=args.steps, seed=args.seed)
     run.write_result("density", _key(args, f"probes={args.probes}", f"steps={args.steps}"), result.to_dict())
     print(f"spectral density on [{float(result.grid[0]):.4g}, {float(result.grid[-1]):.4g}] from "

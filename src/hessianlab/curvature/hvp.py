@@ -136,20 +136,13 @@ class GradientGraph:
         # entries of g that are constant in θ (unused or linear parameters) contribute nothing to H v
         self.live = [(n, g) for n, g in zip(self.point, grads) if g is not None and g.requires_grad]
 
-    def _backward(self, v: TensorDict, lead: tuple[int, ...]) -> TensorDict:
-        """One retained-graph backward; ``lead`` is ``()`` or ``(k,)`` (``is_grads_batched``)."""
+    def hvp(self, v: TensorDict) -> TensorDict:
+        """``∇²θ loss · v``: one backward pass through the retained graph; ``v`` and the result hold
+        parameter-shaped tensors."""
         hv: Sequence[torch.Tensor | None] = [None] * len(self.leaves)
         if self.live:
             hv = torch.autograd.grad(
                 [g for _, g in self.live], self.leaves, grad_outputs=[v[n] for n, _ in self.live],
-                retain_graph=True, allow_unused=True, is_grads_batched=bool(lead),
+                retain_graph=True, allow_unused=True,
             )
-        return {n: t.new_zeros(lead + t.shape) if h is None else h for (n, t), h in zip(self.point.items(), hv)}
-
-    def hvp(self, v: TensorDict) -> TensorDict:
-        """``∇²θ loss · v``; ``v`` and the result hold parameter-shaped tensors."""
-        return self._backward(v, ())
-
-    def hvp_batched(self, V: TensorDict) -> TensorDict:
-        """``k`` products in one vmapped backward; ``V`` and the result hold ``(k, *shape)`` tensors."""
-        return self._backward(V, (next(iter(V.values())).shape[0],))
+        return {n: torch.zeros_like(t) if h is None else h for (n, t), h in zip(self.point.items(), hv)}

@@ -118,8 +118,8 @@ def train(
         batch_schedule.load_state_dict(ckpt["batch_schedule"])
         state = ckpt["state"]
         run.write_metrics(state["history"])
-    if state["stopped"] is not None:
-        return _result(state)
+    if state["stopped"] is not None:  # finished before; make sure the final model and status exist
+        return _finish(run, model, state)
 
     if config.track_lambda1 is not None:
         from hessianlab.training.hooks import CurvatureHook
@@ -147,6 +147,12 @@ def train(
         if on_epoch is not None:
             on_epoch(record)
 
+    return _finish(run, model, state)
+
+
+def _finish(run: RunDir, model: nn.Module, state: dict[str, Any]) -> TrainResult:
+    """Write the final weights and status of a stopped run (idempotent, so a resume after a kill between the
+    last checkpoint and these writes completes the run)."""
     result = _result(state)
     run.save_model(model.state_dict())
     summary = {k: result.final.get(k) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}

@@ -1,0 +1,58 @@
+"""Robust accuracy of a trained run under attacks (white-box, or transfer from another run's model).
+
+Shared by ``hessianlab attack`` and the experiment runner. One result per (method, split):
+``results["attack"]["METHOD/SPLIT[/from:SOURCE]"]`` = :meth:`RobustResult.to_dict` + ``split`` + ``source``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from hessianlab.attacks import RobustResult
+from hessianlab.errors import ConfigError
+from hessianlab.experiments.store import RunDir
+
+SPLITS = ("train", "test")
+
+
+def attack_key(method: str, split: str, source: str | Path | None = None) -> str:
+    """``METHOD/SPLIT`` or ``METHOD/SPLIT/from:NAME`` (NAME: the source run folder's name)."""
+    return f"{method}/{split}" + (f"/from:{Path(source).resolve().name}" if source is not None else "")
+
+
+def attack(run: RunDir, *, methods: Sequence[str], eps: Sequence[float], splits: Sequence[str] = ("test",),
+           samples: int | None = None, steps: int | None = None, batch_size: int = 256,
+           source: str | Path | None = None) -> list[tuple[str, RobustResult]]:
+    """Accuracy of the run's model under each attack in ``methods`` at every radius in ``eps`` (pixels).
+
+    ``samples`` evaluates a stratified subset of each split; ``steps`` applies to ``ifgsm``/``pgd``;
+    ``source`` is a run folder whose model generates the examples (transfer). Returns ``[(key, result)]``.
+    """
+    from hessianlab.attacks import make_attack, robust_accuracy
+
+    for split in splits:
+        if split not in SPLITS:
+            raise ConfigError(f"split: {split!r} is not allowed; use train, test or both")
+    model = run.load_model()
+    source_model = None
+    if source is not None:
+        src = RunDir.open(Path(source))
+        if src.status.get("status") != "finished":
+            raise ConfigError(f"source run {source} is {src.status.get('status')}, not finished; train it first")
+        source_model = src.load_model()
+    out = []
+    for method in methods:
+        params: dict[str, Any] = {"eps": eps[0]}
+        if steps is not None and method in ("ifgsm", "pgd"):
+            params["steps"] = steps
+        attack_fn = make_attack(method, **params)
+        for split in splits:
+            data = run.load_data(split, subset=samples)
+            result = robust_accuracy(model, data, None, attack_fn, eps, batch_size=batch_size,
+                                     source_model=source_model)
+            key = attack_key(method, split, source)
+            run.write_result("attack", key, {**result.to_dict(), "split": split,
+                                             "source": str(source) if source is not None else None})
+            out.append((key, result))
+    return out

@@ -1,0 +1,86 @@
+"""The two jobs a sweep runs, in the runner's process or in a worker process: train one run, analyse one run.
+
+Jobs never raise: a failure becomes a returned outcome (and, for training, ``status.json`` = ``failed``
+with the error message), so one bad run never stops a sweep. Workers split the machine's cores
+(:func:`init_worker`) and exit when the runner dies (``kill -9`` included), so a rerun never races an
+orphan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
+from hessianlab.experiments.store import RunDir
+from hessianlab.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+FINAL = ("finished", "diverged")
+
+
+def init_worker(threads: int, parent_pid: int) -> None:
+    """Worker initialiser: ``threads`` torch threads, and exit as soon as the parent process is gone."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def run_status(folder: Path) -> str | None:
+    """The status in ``folder/status.json``; ``None`` without a run there (``created`` if half-created)."""
+    if not (folder / "config.json").is_file():
+        return None
+    run = RunDir.open(folder)
+    return run.status.get("status", "created") if (folder / "status.json").is_file() else "created"
+
+
+def train_job(name: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
+    """Train (or resume) ``config`` in ``folder``; returns ``{name, stage, status, reason}``."""
+    from hessianlab.data import load_dataset
+    from hessianlab.training.factory import meta_to_dict
+    from hessianlab.training.trainer import train
+
+    run = None
+    try:
+        cfg = TrainConfig.from_dict(config)
+        train_data = load_dataset(cfg.dataset, "train", subset=cfg.subset, seed=cfg.seed)
+        test_data = load_dataset(cfg.dataset, "test", subset=cfg.test_subset, seed=cfg.seed)
+        run = RunDir.create(Path(folder), cfg, meta_to_dict(train_data.meta))
+        result = train(cfg, run, train_data, test_data, resume=True)
+        return {"name": name, "stage": "train", "status": result.status, "reason": result.reason}
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, the sweep goes on
+        message = f"{type(exc).__name__}: {exc}"
+        log.warning("run %s failed: %s", name, message)
+        if run is not None:
+            run.set_status("failed", message)
+        return {"name": name, "stage": "train", "status": "failed", "reason": message}
+
+
+def analysis_job(name: str, folder: str, todo: list[tuple[str, str, dict[str, Any]]],
+                 context: AnalysisContext) -> dict[str, Any]:
+    """Run the analyses ``[(id, kind, params)]`` on the run in ``folder``; returns ``{name, stage, analyses}``
+    where ``analyses[id]`` is ``"done"`` or ``"failed: <error>"``."""
+    outcomes: dict[str, str] = {}
+    try:
+        run = RunDir.open(Path(folder))
+    except Exception as exc:  # noqa: BLE001
+        return {"name": name, "stage": "analyse", "analyses": {aid: f"failed: {exc}" for aid, _, _ in todo}}
+    for aid, kind, params in todo:
+        try:
+            ANALYSES[kind](run, dict(params), context)
+            outcomes[aid] = "done"
+        except Exception as exc:  # noqa: BLE001 - a failing analysis is recorded, the others go on
+            outcomes[aid] = f"failed: {type(exc).__name__}: {exc}"
+            log.warning("run %s, analysis %s failed: %s", name, aid, exc)
+    return {"name": name, "stage": "analyse", "analyses": outcomes}

@@ -1,0 +1,197 @@
+"""Run a sweep: train every grid point of a spec, then run the analyses each finished run is missing.
+
+Output folder ``DIR`` (default ``runs/<spec output>/<preset>``)::
+
+    DIR/spec.json               the resolved spec (after the preset)
+    DIR/summary.json            the outcome of the latest invocation (per run: status, reason, analyses)
+    DIR/runs/<run name>/        one run folder per grid point (see :mod:`hessianlab.experiments.store`)
+    DIR/runs/catalog.sqlite     the catalog over them
+
+Idempotent and restartable: a run is trained unless its folder (or a catalog entry with the same config
+hash) says finished or diverged; an interrupted run resumes from its checkpoint; an analysis runs when one
+of its result keys is missing. Everything is written atomically, so after a ``kill -9`` at any moment the
+same call completes the sweep without redoing finished work. Up to ``workers`` runs go in parallel in
+spawned processes with ``cores // workers`` torch threads each. Failures are recorded, never raised:
+a failed run gets status ``failed``; diverged and failed runs skip their analyses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from hessianlab import atomic
+from hessianlab.experiments import jobs
+from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
+from hessianlab.experiments.catalog import Catalog
+from hessianlab.experiments.grid import RunPlan
+from hessianlab.experiments.spec import Spec
+from hessianlab.experiments.store import RunDir
+
+log = logging.getLogger(__name__)
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One run after the sweep: ``status`` (finished | diverged | failed | ...), ``reason`` and, per
+    analysis id, ``done`` | ``skipped: <why>`` | ``failed: <error>``."""
+
+    name: str
+    status: str
+    reason: str
+    analyses: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one invocation did: the output folder, every run's outcome, and how much work it did."""
+
+    out: Path
+    runs: tuple[RunOutcome, ...]
+    trained: int
+    analysed: int
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of runs that failed or have a failed analysis."""
+        return [r.name for r in self.runs
+                if r.status == "failed" or any(v.startswith("failed") for v in r.analyses.values())]
+
+
+def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
+              on_event: Callable[[Event], None] | None = None) -> SweepResult:
+    """Train and analyse every run of ``spec`` into ``out`` (see the module docstring).
+
+    ``on_event`` receives ``{"stage": "plan", "jobs": n}`` when a phase's jobs are known and each job's
+    outcome (``{"name", "stage": "train"|"analyse", ...}``) as it finishes (progress display).
+    """
+    out = Path(out) if out is not None else spec.default_out()
+    runs_root = out / "runs"
+    runs_root.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(out / "spec.json", spec.to_dict())
+    notify = on_event or (lambda event: None)
+    plans = [_resolve_init_from(plan, runs_root) for plan in spec.expand()]
+    folders = _locate(plans, runs_root)
+    statuses = {p.name: jobs.run_status(folders[p.name]) for p in plans}
+    todo_train = [p for p in plans if statuses[p.name] not in jobs.FINAL]
+    outcomes: dict[str, RunOutcome] = {}
+    with _Pool(workers) as pool:
+        notify({"stage": "plan", "jobs": len(todo_train)})
+        for res in pool.map(jobs.train_job, [(p.name, p.config.to_dict(), str(folders[p.name])) for p in todo_train]):
+            statuses[res["name"]] = res["status"]
+            outcomes[res["name"]] = RunOutcome(res["name"], res["status"], res["reason"])
+            log.debug("run %s: %s (%s)", res["name"], res["status"], res["reason"])
+            notify(res)
+        analysis_jobs, skipped = _analysis_jobs(spec, plans, folders, statuses)
+        notify({"stage": "plan", "jobs": len(analysis_jobs)})
+        done: dict[str, dict[str, str]] = {name: dict(s) for name, s in skipped.items()}
+        for res in pool.map(jobs.analysis_job, analysis_jobs):
+            done.setdefault(res["name"], {}).update(res["analyses"])
+            log.debug("run %s: analyses %s", res["name"], res["analyses"])
+            notify(res)
+    result = SweepResult(out, tuple(_outcome(p, folders, outcomes, done, spec) for p in plans),
+                         trained=len(todo_train), analysed=len(analysis_jobs))
+    atomic.write_json(out / "summary.json", {"runs": {r.name: dataclasses.asdict(r) for r in result.runs},
+                                              "trained": result.trained, "analysed": result.analysed})
+    return result
+
+
+def _resolve_init_from(plan: RunPlan, runs_root: Path) -> RunPlan:
+    """``init_from`` in a spec names a run folder below ``DIR/runs``; make it absolute for the trainer."""
+    if plan.config.init_from is None:
+        return plan
+    config = dataclasses.replace(plan.config, init_from=str((runs_root / plan.config.init_from).resolve()))
+    return dataclasses.replace(plan, config=config)
+
+
+def _locate(plans: list[RunPlan], runs_root: Path) -> dict[str, Path]:
+    """Each plan's folder: ``DIR/runs/<name>``, or a finished run with the same config hash in the catalog."""
+    catalog = Catalog(runs_root)
+    folders = {}
+    for plan in plans:
+        folder = runs_root / plan.name
+        if not folder.exists():
+            for row in catalog.runs(config_hash=plan.config.config_hash()):
+                if row["status"] in jobs.FINAL and jobs.run_status(runs_root / row["run_id"]) in jobs.FINAL:
+                    folder = runs_root / row["run_id"]
+                    log.info("run %s: reusing %s (same config hash)", plan.name, folder)
+                    break
+        folders[plan.name] = folder
+    return folders
+
+
+def _analysis_jobs(spec: Spec, plans: list[RunPlan], folders: dict[str, Path],
+                   statuses: dict[str, str | None]) -> tuple[list[tuple[Any, ...]], dict[str, dict[str, str]]]:
+    """Per finished run, the analyses with a missing result key; analyses of other runs are skipped."""
+    points = {p.name: dict(p.point) for p in plans}
+    folder_names = {name: str(path) for name, path in folders.items()}
+    todo, skipped = [], {}
+    for plan in plans:
+        status = statuses[plan.name]
+        if status != "finished":
+            skipped[plan.name] = {a.id: f"skipped: run {status}" for a in spec.analyses}
+            continue
+        context = AnalysisContext(plan.name, folder_names, points)
+        results = RunDir.open(folders[plan.name]).results
+        missing = []
+        for a in spec.analyses:
+            keys = ANALYSES[a.kind].result_keys(a.params, context)
+            if any(key not in results.get(kind, {}) for kind, key in keys):
+                missing.append((a.id, a.kind, dict(a.params)))
+        if missing:
+            todo.append((plan.name, str(folders[plan.name]), missing, context))
+    return todo, skipped
+
+
+def _outcome(plan: RunPlan, folders: dict[str, Path], trained: dict[str, RunOutcome],
+             analyses: dict[str, dict[str, str]], spec: Spec) -> RunOutcome:
+    if plan.name in trained:
+        status, reason = trained[plan.name].status, trained[plan.name].reason
+    else:
+        info = RunDir.open(folders[plan.name]).status
+        status, reason = info.get("status", "created"), info.get("reason", "")
+    done = {a.id: analyses.get(plan.name, {}).get(a.id, "done") for a in spec.analyses}
+    return RunOutcome(plan.name, status, reason, done)
+
+
+class _Pool:
+    """Run jobs in-process (``workers == 1``) or in a spawned process pool, yielding outcomes as they finish."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+        self.executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "_Pool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def map(self, fn: Callable[..., dict[str, Any]], args: list[tuple[Any, ...]]):
+        if self.workers == 1 or not args:
+            yield from (fn(*a) for a in args)
+            return
+        if self.executor is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=jobs.init_worker,
+                                                initargs=(max(1, cores // self.workers), os.getpid()))
+        futures: dict[Future, tuple[Any, ...]] = {self.executor.submit(fn, *a): a for a in args}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool as exc:
+                a, reason = futures[future], f"worker process died ({exc})"
+                if fn is jobs.train_job:
+                    yield {"name": a[0], "stage": "train", "status": "failed", "reason": reason}
+                else:
+                    yield {"name": a[0], "stage": "analyse", "analyses": {aid: f"failed: {reason}" for aid, _, _ in a[2]}}

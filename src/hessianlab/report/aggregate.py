@@ -1,0 +1,84 @@
+"""Group repeated seeds and summarise them as mean ± standard deviation.
+
+Runs belong to one group when their configs are equal except for ``seed``. The spread is the sample
+standard deviation (``ddof=1``) over the runs of a group that have a value; one value has no spread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+from hessianlab.report.runs import RunRecord
+
+SEED = "seed"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs whose configs differ only in ``seed``; ``config`` is the shared config without ``seed``."""
+
+    config: dict[str, Any]
+    runs: tuple[RunRecord, ...]
+
+    @property
+    def reached_target(self) -> bool:
+        """True when every run of the group reached the target loss."""
+        return all(r.reached_target for r in self.runs)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean, sample standard deviation (``None`` for one value) and count of the available values."""
+
+    mean: float
+    std: float | None
+    n: int
+
+
+def group_runs(runs: Iterable[RunRecord]) -> list[Group]:
+    """Groups of runs equal up to ``seed``, in order of first appearance."""
+    groups: dict[str, list[RunRecord]] = {}
+    configs: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        cfg = {k: v for k, v in run.config.items() if k != SEED}
+        key = json.dumps(cfg, sort_keys=True, default=str)
+        groups.setdefault(key, []).append(run)
+        configs.setdefault(key, cfg)
+    return [Group(configs[k], tuple(v)) for k, v in groups.items()]
+
+
+def varying_axes(runs: Sequence[RunRecord], *, ignore: Iterable[str] = (SEED,)) -> list[str]:
+    """Config fields whose value differs between ``runs`` (sorted), minus ``ignore``."""
+    skip = set(ignore)
+    keys = sorted({k for r in runs for k in r.config} - skip)
+    return [k for k in keys if len({json.dumps(r.config.get(k), default=str) for r in runs}) > 1]
+
+
+def stat(values: Iterable[float | None]) -> Stat | None:
+    """Mean ± std of the finite values, or ``None`` when there is none."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return None
+    return Stat(statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else None, len(vals))
+
+
+def group_stat(group: Group, get: Callable[[RunRecord], float | None]) -> Stat | None:
+    """:func:`stat` of ``get(run)`` over the runs of ``group``."""
+    return stat(get(r) for r in group.runs)
+
+
+def fmt_stat(s: Stat | None, *, scale: float = 1.0, digits: int = 4) -> str:
+    """``'mean ± std'`` with ``digits`` significant digits (``'–'`` when missing), values times ``scale``."""
+    if s is None:
+        return "–"
+    text = fmt_number(s.mean * scale, digits)
+    return text if s.std is None else f"{text} ± {fmt_number(s.std * scale, 2)}"
+
+
+def fmt_number(v: float, digits: int = 4) -> str:
+    """A compact number: general format with ``digits`` significant digits."""
+    return f"{v:.{digits}g}"

@@ -1,0 +1,194 @@
+"""Verdicts of claims, computed from stored results only.
+
+* ``spearman``: Spearman's ρ between ``x`` and ``y`` over the compared runs (every run is one point; seeds
+  are not averaged). The p-value is two-sided; for n ≤ 8 points it is exact (all n! pairings of the ranks),
+  because ``scipy.stats.spearmanr``'s t approximation is invalid for small n (at n = 3 any perfectly
+  monotone triple gets p = 0). For n > 8 it is ``spearmanr``'s.
+* ``less`` / ``greater``: Welch's two-sample t-test (two-sided p) between the ``y`` of the runs matching
+  ``where_a`` and of those matching ``where_b``; the effect is ``mean_a - mean_b``. Each group needs ≥ 2 runs.
+
+Verdict: ``supported`` when the effect has the expected sign, p ≤ alpha and (spearman) |ρ| ≥ min_rho;
+``contradicted`` when the same holds with the opposite sign; ``inconclusive`` otherwise, with the reason
+(fewer than 3 points, a constant variable, p > alpha, |ρ| < min_rho, ...).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from hessianlab.report import metrics as M
+from hessianlab.report.claims import Claim, matches
+from hessianlab.report.runs import RunRecord
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+EXACT_MAX_N = 8
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one claim.
+
+    Attributes:
+        claim: the claim.
+        verdict: ``supported`` | ``contradicted`` | ``inconclusive``.
+        reason: one sentence saying why.
+        statistic: ρ (spearman) or ``mean_a - mean_b`` (less/greater); ``None`` when not computable.
+        p_value: two-sided p-value, or ``None``.
+        n: number of points compared.
+        compared: run ids compared (for less/greater: group A then group B).
+        excluded: ``{run_id: why}`` for runs matching ``where`` that were left out.
+        details: extra numbers (group means, the p-value method).
+    """
+
+    claim: Claim
+    verdict: str
+    reason: str
+    statistic: float | None
+    p_value: float | None
+    n: int
+    compared: list[str]
+    excluded: dict[str, str] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+
+def evaluate(claim: Claim, runs: Sequence[RunRecord]) -> Verdict:
+    """The verdict of ``claim`` on ``runs``."""
+    pool, excluded = [], {}
+    for run in runs:
+        if not matches(run, claim.where):
+            continue
+        if claim.only_reached_target and not run.reached_target:
+            excluded[run.run_id] = "did not reach the target loss"
+        else:
+            pool.append(run)
+    if claim.test == "spearman":
+        return _spearman(claim, pool, excluded)
+    return _groups(claim, pool, excluded)
+
+
+def _points(claim: Claim, runs: Sequence[RunRecord], path: str | None,
+            excluded: dict[str, str]) -> list[tuple[RunRecord, float, float]]:
+    """``(run, x, y)`` for the runs having both values (x = 0 without ``path``); others go to ``excluded``."""
+    out = []
+    for run in runs:
+        y = M.value(run, claim.y)
+        x = M.value(run, path) if path is not None else 0.0
+        bad = [name for name, v in ((claim.y, y), (path, x)) if not _is_number(v)]
+        if bad:
+            excluded[run.run_id] = f"no numeric value for {bad[0]}"
+        else:
+            out.append((run, float(x), float(y)))
+    return out
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _spearman(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str]) -> Verdict:
+    pts = _points(claim, runs, claim.x, excluded)
+    ids, n = [p[0].run_id for p in pts], len(pts)
+    base = dict(claim=claim, n=n, compared=ids, excluded=excluded)
+    if n < 3:
+        return Verdict(verdict=INCONCLUSIVE, reason=f"only {n} point(s) with values; at least 3 are needed",
+                       statistic=None, p_value=None, **base)
+    x, y = np.array([p[1] for p in pts]), np.array([p[2] for p in pts])
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        which = claim.x if np.ptp(x) == 0 else claim.y
+        return Verdict(verdict=INCONCLUSIVE, reason=f"{which} is constant over the compared runs",
+                       statistic=None, p_value=None, **base)
+    rho = float(stats.spearmanr(x, y).statistic)
+    if n <= EXACT_MAX_N:
+        p, method = _exact_spearman_p(x, y, rho), f"exact over {math.factorial(n)} pairings"
+    else:
+        p, method = float(stats.spearmanr(x, y).pvalue), "scipy.stats.spearmanr (t approximation)"
+    sign = 1.0 if claim.expect == "increasing" else -1.0
+    verdict, reason = _decide(sign * rho, p, claim.alpha, abs(rho), claim.min_rho, f"ρ = {rho:.3g}")
+    return Verdict(verdict=verdict, reason=reason, statistic=rho, p_value=p, details={"p_method": method}, **base)
+
+
+def _exact_spearman_p(x: np.ndarray, y: np.ndarray, rho: float) -> float:
+    """Two-sided exact p: the fraction of the n! pairings of y's ranks with |ρ| ≥ |observed ρ|."""
+    rx, ry = stats.rankdata(x), stats.rankdata(y)
+    rx = (rx - rx.mean()) / np.linalg.norm(rx - rx.mean())
+    perms = np.array(list(itertools.permutations(ry)))
+    perms = perms - perms.mean(axis=1, keepdims=True)
+    rhos = perms @ rx / np.linalg.norm(perms, axis=1)
+    return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
+
+
+def _groups(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str]) -> Verdict:
+    a = _points(claim, [r for r in runs if matches(r, claim.where_a)], None, excluded)
+    b = _points(claim, [r for r in runs if matches(r, claim.where_b)], None, excluded)
+    ids = [p[0].run_id for p in a] + [p[0].run_id for p in b]
+    base = dict(claim=claim, n=len(ids), compared=ids, excluded=excluded)
+    overlap = {p[0].run_id for p in a} & {p[0].run_id for p in b}
+    if overlap:
+        return Verdict(verdict=INCONCLUSIVE, reason=f"runs {sorted(overlap)} match both where_a and where_b",
+                       statistic=None, p_value=None, **base)
+    if len(a) < 2 or len(b) < 2:
+        return Verdict(verdict=INCONCLUSIVE, reason=f"group sizes {len(a)} (A) and {len(b)} (B); each needs at "
+                       "least 2 runs (e.g. seeds)", statistic=None, p_value=None, **base)
+    ya, yb = np.array([p[2] for p in a]), np.array([p[2] for p in b])
+    diff = float(ya.mean() - yb.mean())
+    details: dict[str, object] = {"mean_a": float(ya.mean()), "mean_b": float(yb.mean()), "n_a": len(a),
+                                  "n_b": len(b), "p_method": "Welch's t-test"}
+    p = float(stats.ttest_ind(ya, yb, equal_var=False).pvalue)
+    if not math.isfinite(p):
+        return Verdict(verdict=INCONCLUSIVE, reason="no variance within the groups; the t-test is undefined",
+                       statistic=diff, p_value=None, details=details, **base)
+    sign = -1.0 if claim.test == "less" else 1.0
+    verdict, reason = _decide(sign * diff, p, claim.alpha, None, None, f"mean A - mean B = {diff:.4g}")
+    return Verdict(verdict=verdict, reason=reason, statistic=diff, p_value=p, details=details, **base)
+
+
+def _decide(signed: float, p: float, alpha: float, size: float | None, min_size: float | None,
+            effect: str) -> tuple[str, str]:
+    """Map a signed effect (positive = expected direction), p and effect size to a verdict and reason."""
+    if p > alpha:
+        return INCONCLUSIVE, f"{effect}, p = {p:.3g} > alpha = {alpha:g}"
+    if size is not None and min_size is not None and size < min_size:
+        return INCONCLUSIVE, f"{effect}, |ρ| < min_rho = {min_size:g} (p = {p:.3g})"
+    if signed > 0:
+        return SUPPORTED, f"{effect} in the expected direction, p = {p:.3g} ≤ alpha = {alpha:g}"
+    if signed < 0:
+        return CONTRADICTED, f"{effect} opposite to the expected direction, p = {p:.3g} ≤ alpha = {alpha:g}"
+    return INCONCLUSIVE, f"{effect}: no effect"
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> "Table":
+    """The verdicts as a report table (one row per claim; CSV records carry the raw numbers)."""
+    from hessianlab.report.tables import Table
+
+    columns = ["claim", "statement", "test", "verdict", "statistic", "p", "n", "reason"]
+    rows, records = [], []
+    for v in verdicts:
+        c = v.claim
+        test = f"spearman({c.x}, {c.y}) {c.expect}" if c.test == "spearman" else f"{c.y}: A {c.test} than B"
+        stat = ("–" if v.statistic is None
+                else f"ρ = {v.statistic:.3g}" if c.test == "spearman" else f"Δ = {v.statistic:.4g}")
+        rows.append([c.id, c.statement, test, v.verdict, stat, "–" if v.p_value is None else f"{v.p_value:.3g}",
+                     str(v.n), v.reason])
+        records.append({"claim": c.id, "statement": c.statement, "test": c.test, "x": c.x, "y": c.y,
+                        "expect": c.expect, "verdict": v.verdict, "statistic": v.statistic, "p_value": v.p_value,
+                        "alpha": c.alpha, "n": v.n, "reason": v.reason, "compared": " ".join(v.compared),
+                        "excluded": " ".join(v.excluded)})
+    return Table("claims", "Claims and verdicts", columns, rows, records)
+
+
+def describe_runs(v: Verdict) -> str:
+    """One sentence naming the runs a verdict compared and those it left out (with why)."""
+    text = f"{v.claim.id}: compared {len(v.compared)} run(s): {', '.join(v.compared) or 'none'}"
+    if v.claim.test != "spearman" and v.details.get("n_a") is not None:
+        text += f" (A = first {v.details['n_a']}, B = last {v.details['n_b']})"
+    if v.excluded:
+        text += "; left out: " + ", ".join(f"{k} ({why})" for k, why in sorted(v.excluded.items()))
+    scope = ("only runs that reached the target loss" if v.claim.only_reached_target
+             else "all runs, reached target or not")
+    return text + f"; scope: {scope}."

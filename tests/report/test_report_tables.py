@@ -1,0 +1,85 @@
+"""Seed aggregation, metric paths and the Yao et al. Table 1 layout."""
+
+from __future__ import annotations
+
+import pytest
+
+from hessianlab.errors import ConfigError
+from hessianlab.report import YAO2018_TABLE1, load_runs
+from hessianlab.report import metrics as M
+from hessianlab.report.aggregate import fmt_stat, group_runs, stat
+from hessianlab.report.tables import DAGGER, reference_table, runs_table, yao_table
+
+from conftest import make_run
+
+
+def test_mean_std_over_seeds(tmp_path):
+    for s, lam in enumerate((1.0, 2.0, 3.0)):
+        make_run(tmp_path, f"b64-s{s}", batch_size=64, seed=s, lambda1=lam)
+    make_run(tmp_path, "b128-s0", batch_size=128, lambda1=10.0)
+    runs = load_runs(tmp_path)
+    groups = group_runs(runs)
+    assert [len(g.runs) for g in groups] == [3, 1]  # natural order of run ids: b64 before b128
+    s = stat(M.lambda1(r, "train") for r in groups[0].runs)
+    assert (s.mean, s.std, s.n) == (pytest.approx(2.0), pytest.approx(1.0), 3)
+    assert fmt_stat(s) == "2 ± 1" and fmt_stat(stat([5.0])) == "5" and fmt_stat(None) == "–"
+    table = yao_table(runs)
+    cell = table.rows[[r[0] for r in table.rows].index("64")][table.columns.index("λ1^θ train (test)")]
+    assert cell == "2 ± 1 (–)"
+    assert table.records[0]["lambda1_theta_train_std"] == pytest.approx(1.0)
+
+
+def test_table1_with_missing_pieces(tmp_path):
+    make_run(tmp_path, "a", batch_size=32, acc=(0.99, 0.75))
+    make_run(tmp_path, "b", batch_size=512, acc=(0.9, 0.7), reached=False, attack={0.02: (0.4, 0.3)})
+    table = yao_table(load_runs(tmp_path))
+    assert table.columns == ["Batch", "n", "Acc. % train (test)", "λ1^θ train (test)", "λ1^x train (test)",
+                             "‖∇x J‖ train (test)", "Acc % ε = 0.02 train (test)"]
+    assert table.rows[0] == ["32", "1", "99 (75)", "–", "–", "–", "–"]
+    assert table.rows[1][0] == f"512{DAGGER}" and table.rows[1][-1] == "40 (30)"
+    assert any("did not reach the target" in n for n in table.notes)
+
+
+def test_table1_eps_columns_and_settings(tmp_path):
+    for sched in ("constant", "ratio:0.001"):
+        for b in (16, 256):
+            make_run(tmp_path, f"{sched[:5]}-{b}", batch_size=b, lr_schedule=sched, lambda1=b / 16,
+                     attack={0.02: (0.5, 0.4), 0.01: (0.7, 0.6), 0.05: (0.2, 0.1)}, input_stats=True)
+    table = yao_table(load_runs(tmp_path))
+    assert table.columns[0] == "Setting" and table.rows[0][0] == "lr_schedule=constant"
+    assert [c for c in table.columns if c.startswith("Acc % ε")] == [
+        "Acc % ε = 0.05 train (test)", "Acc % ε = 0.02 train (test)", "Acc % ε = 0.01 train (test)"]
+    assert table.rows[0][table.columns.index("λ1^x train (test)")] == "2 (3)"
+    assert not any(DAGGER in n for n in table.notes)
+
+
+def test_runs_table_marks_unreached(tmp_path):
+    make_run(tmp_path, "a", batch_size=32)
+    make_run(tmp_path, "b", batch_size=64, reached=False)
+    table = runs_table(load_runs(tmp_path))
+    assert "batch_size" in table.columns and "lr" not in table.columns
+    col = table.columns.index("reached target")
+    assert [r[col] for r in table.rows] == ["yes", f"no {DAGGER}"]
+    assert table.records[1]["reached_target"] is False
+
+
+def test_metric_paths(tmp_path):
+    make_run(tmp_path, "a", batch_size=32, lambda1=3.0, test_lambda1=7.0, attack={0.02: (0.4, 0.3)}, input_stats=True)
+    run = load_runs(tmp_path)[0]
+    assert M.value(run, "config.batch_size") == 32
+    assert M.value(run, "eigs.lambda1_train") == 3.0 and M.value(run, "eigs.lambda1_test") == 7.0
+    assert M.value(run, "attack.fgsm.test.0.02") == 0.3 and M.value(run, "attack.fgsm.test.0.5") is None
+    assert M.value(run, "input.grad_norm_x") == 0.05 and M.value(run, "input.lambda1_x.test.q90") == 3.0
+    assert M.value(run, "summary.reached_target") == 1.0 and M.value(run, "final.test_acc") == 0.8
+    for bad in ("eigs.trace", "attack.fgsm.val.0.1", "input.lambda1_x.train.max", "foo.bar", "nodot"):
+        with pytest.raises(ConfigError):
+            M.check_path(bad)
+
+
+def test_reference_values_are_transcribed():
+    c1 = [r for r in YAO2018_TABLE1 if r.model == "c1"]
+    assert [r.batch for r in c1] == [16, 32, 64, 128, 256, 512, 1024, 2048]
+    assert c1[-1].lambda1_theta == (80.18, 3769) and c1[0].acc_eps[0.02] == (48.07, 30.38)
+    table = reference_table()
+    assert len(table.rows) == 12 and any("Table 7" in n for n in table.notes)
+    assert any("NOT our settings" in n for n in table.notes)
