@@ -13,9 +13,9 @@ path                                      value
 ``input.grad_norm_x[.<split>[.<stat>]]``  ||∇x J|| likewise (stat: mean, median, q10 or q90)
 ========================================  =============================================================
 
-``eigs.*`` uses ``results['eigs']`` (and ``results['subsampled']``) entries computed on all samples of the split, for the whole parameter
-vector, with ``which=LA``; among several (e.g. float32 and float64, k=5 and k=20) it prefers float64, then
-the larger k. ``attack.*`` reads ``results['attack']`` keys ``METHOD/SPLIT``; transfer attacks (``--source``)
+``eigs.*`` uses ``results['eigs']`` (and ``results['subsampled']``) entries for the whole parameter vector
+with ``which=LA``; among several it prefers the one over most samples of the split (``all`` first), then the
+larger k, then float64 (:func:`spectrum` with ``prefer='samples'``; spectrum plots prefer the larger k). ``attack.*`` reads ``results['attack']`` keys ``METHOD/SPLIT``; transfer attacks (``--source``)
 are never used. ``input.*`` prefers ``input_stats`` computed on all samples. A path whose data is missing
 gives ``None``; a malformed path is a :class:`ConfigError`.
 """
