@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import gzip
 import hashlib
 import json
 import logging
@@ -36,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from hessianlab.curvature.eigs import top_eigenpairs
+from hessianlab.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from hessianlab.curvature.operator import FunctionOperator, LinearOperator
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -45,17 +45,9 @@ N_TRAIN, N_HESSIAN = 4096, 1024
 log = logging.getLogger("bench_eigs_pyhessian")
 
 
-def read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def load_fmnist(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    x = read_idx(FMNIST / "train-images-idx3-ubyte.gz")[:n]
-    y = read_idx(FMNIST / "train-labels-idx1-ubyte.gz")[:n]
+    x = read_idx(FMNIST / "train-images-idx3-ubyte.gz", expected_magic=IMAGES_MAGIC, dataset="fashion-mnist")[:n]
+    y = read_idx(FMNIST / "train-labels-idx1-ubyte.gz", expected_magic=LABELS_MAGIC, dataset="fashion-mnist")[:n]
     return torch.from_numpy(x.copy()).float().div(255.0).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
 
 

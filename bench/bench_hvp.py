@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from hessianlab.curvature.param_hessian import ParamHessian, gradient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import alternate, median  # noqa: E402
 
 
 def local_model(name: str) -> nn.Module:
@@ -56,15 +58,8 @@ def bench(name: str, in_shape: tuple[int, int, int], batch: int, reps: int) -> d
              "double_backward": lambda: ops["double_backward"].matvec(v),
              "cached": lambda: ops["cached"].matvec(v),
              "cached_first": cached_first}
-    for fn in tasks.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in tasks}
-    for _ in range(reps):
-        for key, fn in tasks.items():
-            t0 = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-    med = {k: statistics.median(t) for k, t in times.items()}
+    times = alternate(tasks, repeats=reps)
+    med = {k: median(t) for k, t in times.items()}
     ref = ops["fwd_rev"].matvec(v)
     return {
         "model": name, "model_source": source, "params": ops["fwd_rev"].size, "batch": batch,

@@ -10,14 +10,12 @@ Writes ``bench/results/bench_hvp_memory.json``.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -31,17 +29,10 @@ def proc_kib(field: str) -> int:
 
 
 def load_train() -> tuple[torch.Tensor, torch.Tensor, str]:
-    try:
-        from hessianlab.data import load_dataset
+    from hessianlab.data import load_dataset
 
-        ds = load_dataset("fashion-mnist", "train")
-        return ds.images, ds.labels, ds.meta.source
-    except Exception:  # noqa: BLE001 - data layer not ready: read the IDX files directly
-        with gzip.open(FMNIST / "train-images-idx3-ubyte.gz") as f:
-            images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
-        with gzip.open(FMNIST / "train-labels-idx1-ubyte.gz") as f:
-            labels = np.frombuffer(f.read(), np.uint8, offset=8)
-        return torch.from_numpy(images.astype(np.float32) / 255.0), torch.from_numpy(labels.astype(np.int64)), str(FMNIST)
+    ds = load_dataset("fashion-mnist", "train")
+    return ds.images, ds.labels, ds.meta.source
 
 
 def child(n: int, chunk: int, model_name: str) -> dict:

@@ -22,14 +22,10 @@ from hessianlab.curvature.input_hessian import input_top_eigenvalue
 
 
 def load_images(n: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    try:
-        from hessianlab.data import load_dataset
+    from hessianlab.data import load_dataset
 
-        ds = load_dataset("fashion-mnist", "test", subset=n, seed=0)
-        return ds.images, ds.labels, ds.meta.source
-    except Exception:  # noqa: BLE001 - any data-layer problem: fall back to noise, recorded below
-        g = torch.Generator().manual_seed(0)
-        return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g), "uniform-noise"
+    ds = load_dataset("fashion-mnist", "test", subset=n, seed=0)
+    return ds.images, ds.labels, ds.meta.source
 
 
 def make_model() -> torch.nn.Module:

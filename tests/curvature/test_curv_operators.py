@@ -187,7 +187,7 @@ def test_dataset_like_object_and_custom_loss() -> None:
         def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
             self.images, self.labels = x, y
 
-    net, (x, y) = mlp(), data()
+    net, (x, _) = mlp(), data()
     targets = torch.randn(10, 3, dtype=F64)
     op = ParamHessian(net, F.mse_loss, DS(x, targets), chunk_size=4, dtype=F64)
     v = vec(op.size)

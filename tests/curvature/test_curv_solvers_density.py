@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 
 from hessianlab.curvature.density import spectral_density
 from hessianlab.curvature.operator import MatrixOperator
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small dense products: OpenMP threads only add contention on a busy machine (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _matrix(eigenvalues: torch.Tensor, seed: int = 0) -> torch.Tensor:

@@ -16,14 +16,6 @@ from hessianlab.errors import ConfigError
 N = 200
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small dense products: OpenMP threads only add contention on a busy machine (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @functools.lru_cache(maxsize=None)
 def _orthogonal(n: int, seed: int) -> torch.Tensor:

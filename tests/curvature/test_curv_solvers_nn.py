@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch.func import functional_call, grad, hessian, jvp
 
@@ -10,14 +9,6 @@ from hessianlab.curvature.eigs import top_eigenpairs
 from hessianlab.curvature.operator import FunctionOperator
 from hessianlab.curvature.trace import hutchinson_trace
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny autograd graphs: OpenMP threads only add contention on a busy machine (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _problem():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from hessianlab.curvature.eigs import top_eigenpairs
@@ -11,14 +10,6 @@ from hessianlab.curvature.power import power_iteration
 
 N = 120
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small dense products: OpenMP threads only add contention on a busy machine (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _matrix(eigenvalues: list[float], seed: int = 0) -> torch.Tensor:

@@ -13,14 +13,6 @@ from hessianlab.curvature.trace import hutchinson_trace
 N = 150
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small dense products: OpenMP threads only add contention on a busy machine (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _matrix(seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)

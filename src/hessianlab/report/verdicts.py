@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from scipy import stats
@@ -28,6 +28,9 @@ from hessianlab.report.runs import RunRecord
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 EXACT_MAX_N = 8
+
+if TYPE_CHECKING:
+    from hessianlab.report.tables import Table
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ def _decide(signed: float, p: float, alpha: float, size: float | None, min_size:
     return INCONCLUSIVE, f"{effect}: no effect"
 
 
-def verdict_table(verdicts: Sequence[Verdict]) -> "Table":
+def verdict_table(verdicts: Sequence[Verdict]) -> Table:
     """The verdicts as a report table (one row per claim; CSV records carry the raw numbers)."""
     from hessianlab.report.tables import Table
 
