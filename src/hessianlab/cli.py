@@ -17,7 +17,7 @@ from typing import NoReturn, Sequence
 from hessianlab import __version__
 from hessianlab.errors import HessianlabError
 
-COMMAND_MODULES = ("train", "datasets", "runs", "compare", "attack", "curvature", "report", "run")
+COMMAND_MODULES = ("train", "datasets", "runs", "compare", "attack", "curvature", "report", "run", "reproduce")
 
 
 class ArgumentParser(argparse.ArgumentParser):

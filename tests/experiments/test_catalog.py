@@ -41,3 +41,17 @@ def test_filters(tmp_path):
     cat.upsert_run("b", "h2", "diverged", {"x": 2})
     assert [r["run_id"] for r in cat.runs(status="diverged")] == ["b"]
     assert [r["run_id"] for r in cat.runs(config_hash="h1")] == ["a"]
+
+
+def test_many_processes_creating_one_catalog_at_once(tmp_path):
+    """The first open of a new catalog (WAL switch, schema creation) races between processes."""
+    ctx = mp.get_context("spawn")
+    for attempt in range(2):
+        root = tmp_path / f"fresh{attempt}"
+        procs = [ctx.Process(target=_writer, args=(str(root), w, 3)) for w in range(5)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+            assert p.exitcode == 0
+        assert len(Catalog(root).runs()) == 15

@@ -17,7 +17,7 @@ from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
 from hessianlab.experiments.runner import run_sweep
 from hessianlab.experiments.spec import load_spec
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "example-batch-sweep.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "hessianlab" / "experiments" / "specs" / "example-batch-sweep.yaml"
 
 
 def _snapshot(out: Path) -> dict:

@@ -8,7 +8,7 @@ import yaml
 from hessianlab.errors import ConfigError
 from hessianlab.experiments.spec import load_spec, parse_spec
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "experiments" / "example-batch-sweep.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "hessianlab" / "experiments" / "specs" / "example-batch-sweep.yaml"
 
 
 def _spec(**over):

@@ -15,7 +15,9 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 CATALOG_NAME = "catalog.sqlite"
 STATUSES = ("created", "running", "finished", "diverged", "failed")
@@ -41,6 +43,36 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+_LOCK_RETRY_SECONDS = 120.0
+
+
+def _setup(conn: sqlite3.Connection) -> None:
+    """Busy timeout, WAL mode and the schema (idempotent)."""
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(_SCHEMA)
+
+
+def _retry_locked(action: Callable[[], T]) -> T:
+    """Run ``action``, retrying with backoff while SQLite reports the database locked or busy.
+
+    SQLite's busy handler covers ordinary lock waits, but a few paths return ``SQLITE_BUSY`` at once (switching
+    a new file to WAL while another process opens it, schema creation racing between processes); those are
+    retried here for up to two minutes.
+    """
+    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            message = str(exc).lower()
+            if ("locked" not in message and "busy" not in message) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 class Catalog:
     """The catalog file ``ROOT/catalog.sqlite``; opened per operation, safe across processes."""
 
@@ -51,19 +83,24 @@ class Catalog:
     def _connect(self) -> sqlite3.Connection:
         self.root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(_SCHEMA)
+        try:
+            _retry_locked(lambda: _setup(conn))
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(sql, params)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        def once() -> None:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(sql, params)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+
+        _retry_locked(once)
 
     def upsert_run(self, run_id: str, config_hash: str, status: str, config: dict[str, Any],
                    summary: dict[str, Any] | None = None) -> None:

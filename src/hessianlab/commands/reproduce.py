@@ -1,0 +1,179 @@
+"""``hessianlab reproduce [NAME ... | all] --preset quick|paper|smoke [--out DIR] [--workers N] [--quiet]``.
+
+Runs the paper-reproduction studies shipped with the package (``hessianlab/experiments/specs/*.yaml``; the
+repository's ``experiments/`` links there): each study's sweep (:func:`~hessianlab.experiments.runner.run_sweep`,
+resumable: rerun the same command after an interruption) into ``DIR/<study>``, then its report
+(:func:`~hessianlab.report.build_report`) into ``DIR/<study>/report``, and finally an index of every study with
+its claim verdicts: ``DIR/index.md`` and ``DIR/index.html``. Default ``DIR``: ``runs/reproduce/<preset>``.
+``all`` means every shipped study (the ``example-*`` specs are left out; name them to run them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hessianlab import atomic
+from hessianlab.errors import ConfigError, HessianlabError
+
+PRESETS = ("quick", "paper", "smoke")
+
+
+def spec_paths() -> dict[str, Path]:
+    """Shipped specs by name (file stem), sorted."""
+    root = resources.files("hessianlab.experiments") / "specs"
+    return {Path(p.name).stem: Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".yaml")}
+
+
+def study_names() -> list[str]:
+    """What ``all`` stands for: every shipped spec except the ``example-*`` ones."""
+    return [n for n in spec_paths() if not n.startswith("example-")]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("reproduce", help="run the paper-reproduction studies, their reports and an index")
+    parser.add_argument("names", nargs="*", default=["all"], metavar="NAME",
+                        help="studies to run (default: all); see the list in the error for unknown names")
+    parser.add_argument("--preset", required=True, choices=PRESETS,
+                        help="quick (2 CPU cores), paper (the papers' protocol) or smoke (seconds, synthetic data)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/reproduce/<preset>)")
+    parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
+    parser.set_defaults(func=_run)
+
+
+def resolve_names(names: list[str]) -> list[str]:
+    """Expand ``all`` and check the names; an unknown one is a one-line :class:`ConfigError`."""
+    available = list(spec_paths())
+    out: list[str] = []
+    for name in names:
+        for n in (study_names() if name == "all" else [name]):
+            if n not in available:
+                raise ConfigError(f"reproduce: unknown study {n!r}; available: all, {', '.join(available)}")
+            if n not in out:
+                out.append(n)
+    return out
+
+
+@dataclass
+class StudyResult:
+    """One study of the index: where it went, its runs and its claim verdicts (or the error that stopped it)."""
+
+    name: str
+    description: str
+    folder: str
+    runs: int = 0
+    finished: int = 0
+    reached: int = 0
+    failed: list[str] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    report: str | None = None
+    error: str | None = None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from hessianlab.experiments.runner import run_sweep
+    from hessianlab.experiments.spec import load_spec
+    from hessianlab.report import build_report
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    names = resolve_names(args.names)
+    paths = spec_paths()
+    specs = [load_spec(paths[n], args.preset) for n in names]  # every spec validated before any work
+    out = args.out if args.out is not None else Path("runs") / "reproduce" / args.preset
+    results: list[StudyResult] = []
+    for spec in specs:
+        folder = out / spec.output
+        study = StudyResult(spec.name, spec.description, spec.output)
+        results.append(study)
+        bar = tqdm(total=0, desc=spec.name, unit="job", disable=args.quiet, dynamic_ncols=True)
+
+        def on_event(event: dict[str, Any], bar: Any = bar) -> None:
+            if event["stage"] == "plan":
+                bar.total += event["jobs"]
+                bar.refresh()
+            else:
+                bar.update(1)
+
+        try:
+            sweep = run_sweep(spec, folder, workers=args.workers, on_event=on_event)
+        finally:
+            bar.close()
+        study.runs = len(sweep.runs)
+        study.finished = sum(r.status == "finished" for r in sweep.runs)
+        study.failed = sweep.failed
+        try:
+            report = build_report(folder)
+        except HessianlabError as exc:
+            study.error = f"no report: {exc}"
+        else:
+            study.report = str(report.html.relative_to(out))
+            study.reached = sum(1 for r in sweep.runs if _reached(folder, r.name))
+            study.verdicts = [{"id": v.claim.id, "statement": v.claim.statement, "verdict": v.verdict,
+                               "n": v.n, "p": v.p_value, "reason": v.reason} for v in report.verdicts]
+        if not args.quiet:
+            print(f"{spec.name}: {study.finished}/{study.runs} runs finished; "
+                  + (study.error or ", ".join(f"{v['id']}: {v['verdict']}" for v in study.verdicts) or "no claims"))
+    write_index(out, args.preset, results)
+    print(f"{out / 'index.html'}: {len(results)} studies ({args.preset} preset)")
+    return 0
+
+
+def _reached(folder: Path, run_name: str) -> bool:
+    import json
+
+    status = folder / "runs" / run_name / "status.json"
+    try:
+        return bool(json.loads(status.read_text()).get("summary", {}).get("reached_target", False))
+    except (OSError, ValueError):
+        return False
+
+
+def write_index(out: Path, preset: str, studies: list[StudyResult]) -> None:
+    """``out/index.md`` and ``out/index.html``: one section per study, linking its report, with its verdicts."""
+    title = f"hessianlab reproduction ({preset} preset)"
+    md = [f"# {title}", "",
+          "Each study links its report (tables, figures, the runs each claim compared). Verdicts: supported = "
+          "effect in the expected direction with p ≤ alpha; contradicted = the opposite; inconclusive otherwise.", ""]
+    e = html.escape
+    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #bbb;padding:.25em .5em;"
+            "text-align:left;vertical-align:top}.supported{color:#176f2c;font-weight:bold}"
+            ".contradicted{color:#a31515;font-weight:bold}.inconclusive{color:#8a6d00;font-weight:bold}</style>",
+            f"</head><body><h1>{e(title)}</h1>"]
+    for s in studies:
+        counts = f"{s.finished}/{s.runs} runs finished, {s.reached} reached the target loss"
+        if s.failed:
+            counts += f"; failed: {', '.join(s.failed)}"
+        link_md = f"[report]({s.report})" if s.report else (s.error or "no report")
+        md += [f"## {s.name}", "", s.description, "", f"{counts}. {link_md}", ""]
+        link_html = f'<a href="{e(s.report)}">report</a>' if s.report else e(s.error or "no report")
+        page += [f"<h2>{e(s.name)}</h2>", f"<p>{e(s.description)}</p>", f"<p>{e(counts)}. {link_html}</p>"]
+        if s.verdicts:
+            md += ["| claim | verdict | n | p | reason |", "|---|---|---|---|---|"]
+            page.append("<table><tr><th>claim</th><th>verdict</th><th>n</th><th>p</th><th>reason</th></tr>")
+            for v in s.verdicts:
+                p = "" if v["p"] is None else f"{v['p']:.3g}"
+                cells = [v["statement"], v["verdict"], str(v["n"]), p, v["reason"]]
+                md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+                page.append("<tr>" + "".join(
+                    f'<td class="{e(c)}">{e(c)}</td>' if i == 1 else f"<td>{e(c)}</td>" for i, c in enumerate(cells))
+                    + "</tr>")
+            page.append("</table>")
+            md.append("")
+        elif s.report:
+            md += ["No claims.", ""]
+            page.append("<p>No claims.</p>")
+    page.append("</body></html>")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(out / "index.md", "\n".join(md).rstrip() + "\n")
+    atomic.write_text(out / "index.html", "\n".join(page) + "\n")
