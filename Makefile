@@ -27,8 +27,7 @@ test: setup system
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
 reproduce: setup system
-	$(BIN)/hessianlab compare-batch --model lenet5 --subset 2048 --test-subset 2000 --batch-sizes 64,2048 \
-		--lr 0.05 --momentum 0.9 --target-loss 1e-3 --max-epochs 100 --out runs/reproduce
+	$(BIN)/hessianlab reproduce yao-batch-sweep --preset quick --workers 2
 
 bench: setup system
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
