@@ -4,27 +4,19 @@ import torch
 
 from hessianlab.curvature import dense_hessian
 from hessianlab.curvature.param_hessian import select_samples
-from hessianlab.data import load_dataset
-from hessianlab.experiments.store import RunDir
-from hessianlab.training.config import TrainConfig
-from hessianlab.training.factory import meta_to_dict
-from hessianlab.training.trainer import train
 
 
-def test_lambda1_and_grad_norm_per_epoch(tmp_path):
-    cfg = TrainConfig(model="mlp", dataset="synthetic", subset=200, test_subset=50, batch_size=25, lr=0.1,
-                      target_loss=None, max_epochs=2, seed=2, width=0.05, track_lambda1=64)
-    tr = load_dataset(cfg.dataset, "train", subset=cfg.subset, seed=cfg.seed)
-    te = load_dataset(cfg.dataset, "test", subset=cfg.test_subset, seed=cfg.seed)
-    run = RunDir.create(tmp_path / "r", cfg, meta_to_dict(tr.meta))
-    result = train(cfg, run, tr, te)
+def test_lambda1_and_grad_norm_per_epoch(train_run):
+    run, result, tr = train_run("r", model="mlp", dataset="synthetic", subset=200, test_subset=50, batch_size=25,
+                                lr=0.1, target_loss=None, max_epochs=2, seed=2, width=0.05, track_lambda1=64)
+    seed = 2
     last = result.history[-1]
     assert {"lambda1", "grad_norm", "lambda1_rel_residual", "lambda1_matvecs"} <= set(last)
     model = run.load_model().double()
-    dense = dense_hessian(model, None, tr, samples=64, seed=cfg.seed, dtype=torch.float64)
+    dense = dense_hessian(model, None, tr, samples=64, seed=seed, dtype=torch.float64)
     exact = float(torch.linalg.eigvalsh(dense)[-1])
     assert abs(last["lambda1"] - exact) <= 2e-3 * abs(exact)
-    idx = select_samples(len(tr), 64, cfg.seed)
+    idx = select_samples(len(tr), 64, seed)
     x, y = tr.images[idx].double(), tr.labels[idx]
     params = list(model.parameters())
     loss = torch.nn.functional.cross_entropy(model(x), y)

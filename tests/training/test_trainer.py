@@ -7,42 +7,43 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from hessianlab.experiments.store import RunDir
 from hessianlab.training.config import TrainConfig
-from hessianlab.training.factory import meta_to_dict
+from hessianlab.training.factory import load_splits
 from hessianlab.training.trainer import train
-from hessianlab.data import load_dataset
 
 BASE = dict(model="mlp", dataset="synthetic", subset=256, test_subset=128, batch_size=32, lr=0.05,
             momentum=0.9, target_loss=None, max_epochs=4, seed=3, width=0.25)
 
 
-def _train(tmp_path, name, **over):
-    cfg = TrainConfig(**{**BASE, **over})
-    tr = load_dataset(cfg.dataset, "train", subset=cfg.subset, seed=cfg.seed)
-    te = load_dataset(cfg.dataset, "test", subset=cfg.test_subset, seed=cfg.seed)
-    run = RunDir.create(tmp_path / name, cfg, meta_to_dict(tr.meta))
-    return run, train(cfg, run, tr, te)
+@pytest.fixture
+def _train(train_run):
+    def run_one(name, **over):
+        run, result, _ = train_run(name, **{**BASE, **over})
+        return run, result
+
+    return run_one
 
 
 def _strip(history):
     return [{k: v for k, v in rec.items() if k != "wall_seconds"} for rec in history]
 
 
-def test_same_seed_gives_bitwise_identical_metrics_and_weights(tmp_path):
-    run_a, res_a = _train(tmp_path, "a")
-    run_b, res_b = _train(tmp_path, "b")
+def test_same_seed_gives_bitwise_identical_metrics_and_weights(_train):
+    run_a, res_a = _train("a")
+    run_b, res_b = _train("b")
     assert _strip(res_a.history) == _strip(res_b.history)
     wa, wb = run_a.load_model().state_dict(), run_b.load_model().state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    _, res_c = _train(tmp_path, "c", seed=4)
+    _, res_c = _train("c", seed=4)
     assert _strip(res_c.history) != _strip(res_a.history)
 
 
-def test_metrics_record_every_field(tmp_path):
-    run, res = _train(tmp_path, "m", max_epochs=2)
+def test_metrics_record_every_field(_train):
+    run, res = _train("m", max_epochs=2)
     recs = run.metrics()
     assert len(recs) == 2 and res.epochs == 2
     for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "batch_size", "updates",
@@ -53,18 +54,18 @@ def test_metrics_record_every_field(tmp_path):
     assert run.status["status"] == "finished" and res.reason == "max_epochs"
 
 
-def test_divergence_is_recorded_not_raised(tmp_path):
-    run, res = _train(tmp_path, "d", lr=1e8, momentum=0.0, max_epochs=5)
+def test_divergence_is_recorded_not_raised(_train):
+    run, res = _train("d", lr=1e8, momentum=0.0, max_epochs=5)
     assert res.status == "diverged"
     assert run.status["status"] == "diverged"
     assert run.catalog.runs(status="diverged")[0]["run_id"] == "d"
 
 
-def test_stops_at_target_loss_and_max_updates(tmp_path):
-    _, res = _train(tmp_path, "t", target_loss=0.5, max_epochs=50)
+def test_stops_at_target_loss_and_max_updates(_train):
+    _, res = _train("t", target_loss=0.5, max_epochs=50)
     assert res.reached_target and res.reason == "target_loss"
     assert res.final["train_loss"] <= 0.5
-    _, res = _train(tmp_path, "u", max_updates=5, max_epochs=50)
+    _, res = _train("u", max_updates=5, max_epochs=50)
     assert res.updates == 5 and res.reason == "max_updates" and not res.reached_target
 
 
@@ -101,13 +102,11 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_resume_of_a_stopped_run_writes_missing_final_model_and_status(tmp_path):
-    run, res = _train(tmp_path, "f", max_epochs=1)
+def test_resume_of_a_stopped_run_writes_missing_final_model_and_status(_train):
+    run, res = _train("f", max_epochs=1)
     (run.path / "model.pt").unlink()
     run.set_status("running")  # as if killed after the last checkpoint, before the final writes
     cfg = TrainConfig(**{**BASE, "max_epochs": 1})
-    tr = load_dataset(cfg.dataset, "train", subset=cfg.subset, seed=cfg.seed)
-    te = load_dataset(cfg.dataset, "test", subset=cfg.test_subset, seed=cfg.seed)
-    again = train(cfg, RunDir.open(run.path), tr, te)
+    again = train(cfg, RunDir.open(run.path), *load_splits(cfg))
     assert again.status == "finished" and _strip(again.history) == _strip(res.history)
     assert (run.path / "model.pt").is_file() and RunDir.open(run.path).status["status"] == "finished"

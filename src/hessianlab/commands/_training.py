@@ -14,7 +14,7 @@ from hessianlab.errors import StoreError
 from hessianlab.models._shapes import ANY_SHAPE_MODELS
 from hessianlab.experiments.store import RunDir
 from hessianlab.training.config import TrainConfig
-from hessianlab.training.factory import meta_to_dict, model_from_config
+from hessianlab.training.factory import load_splits, meta_to_dict, model_from_config
 from hessianlab.training.trainer import TrainResult, train
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,6 @@ def default_dataset() -> str:
     if note:
         log.warning(note)
     return name
-
-
-def load_splits(config: TrainConfig):
-    """The training and test splits of ``config`` (stratified, seeded subsets)."""
-    from hessianlab.data import load_dataset
-
-    train_data = load_dataset(config.dataset, "train", subset=config.subset, seed=config.seed)
-    test_data = load_dataset(config.dataset, "test", subset=config.test_subset, seed=config.seed)
-    return train_data, test_data
 
 
 def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, label: str = "train") -> tuple[RunDir, TrainResult]:

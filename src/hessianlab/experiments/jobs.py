@@ -47,15 +47,13 @@ def run_status(folder: Path) -> str | None:
 
 def train_job(name: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
     """Train (or resume) ``config`` in ``folder``; returns ``{name, stage, status, reason}``."""
-    from hessianlab.data import load_dataset
-    from hessianlab.training.factory import meta_to_dict
+    from hessianlab.training.factory import load_splits, meta_to_dict
     from hessianlab.training.trainer import train
 
     run = None
     try:
         cfg = TrainConfig.from_dict(config)
-        train_data = load_dataset(cfg.dataset, "train", subset=cfg.subset, seed=cfg.seed)
-        test_data = load_dataset(cfg.dataset, "test", subset=cfg.test_subset, seed=cfg.seed)
+        train_data, test_data = load_splits(cfg)
         run = RunDir.create(Path(folder), cfg, meta_to_dict(train_data.meta))
         result = train(cfg, run, train_data, test_data, resume=True)
         return {"name": name, "stage": "train", "status": result.status, "reason": result.reason}

@@ -47,3 +47,12 @@ def model_from_config(config: TrainConfig, data_meta: dict[str, Any], *, seed: i
 def schedules_from_config(config: TrainConfig) -> tuple[LRSchedule, BatchSchedule]:
     """The LR and batch-size schedules named by ``config``."""
     return parse_lr_schedule(config.lr_schedule, config.lr), parse_batch_schedule(config.batch_schedule, config.batch_size)
+
+
+def load_splits(config: TrainConfig) -> tuple[Any, Any]:
+    """The training and test :class:`~hessianlab.data.Dataset` of ``config`` (stratified, seeded subsets)."""
+    from hessianlab.data import load_dataset
+
+    train_data = load_dataset(config.dataset, "train", subset=config.subset, seed=config.seed)
+    test_data = load_dataset(config.dataset, "test", subset=config.test_subset, seed=config.seed)
+    return train_data, test_data
