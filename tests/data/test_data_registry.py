@@ -38,6 +38,23 @@ def test_digits():
     assert train.meta.mean[0] == pytest.approx(float(train.images.double().mean()), abs=1e-9)
 
 
+def test_breast_cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    train, test = load_dataset("breast-cancer", "train"), load_dataset("breast_cancer", "test")
+    _check_common(train, (1, 1, 30), 455)
+    _check_common(test, (1, 1, 30), 114)
+    assert train.meta.classes == ("malignant", "benign")
+    # min-max scaled per feature with the training split: every feature spans exactly [0, 1] on train
+    flat = train.images.reshape(455, 30)
+    assert torch.equal(flat.min(0).values, torch.zeros(30)) and torch.equal(flat.max(0).values, torch.ones(30))
+    # the split partitions the bundled data and is stratified
+    bunch = load_breast_cancer()
+    assert np.array_equal(np.bincount(train.labels.numpy()) + np.bincount(test.labels.numpy()),
+                          np.bincount(bunch.target))
+    assert np.all(np.abs(np.bincount(train.labels.numpy()) - 0.8 * np.bincount(bunch.target)) <= 1)
+
+
 def test_mnist1d_shape_range_and_global_rng_untouched():
     random.seed(123)
     np.random.seed(123)

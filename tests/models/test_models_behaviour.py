@@ -8,10 +8,12 @@ from torch import nn
 
 from hessianlab.errors import ConfigError
 from hessianlab.models import MODEL_NAMES, Normalize, build_model, count_parameters, make_activation
+from hessianlab.models._shapes import ANY_SHAPE_MODELS
 
 MNIST, CIFAR, MNIST1D = (1, 28, 28), (3, 32, 32), (1, 1, 40)
-CONV_MODELS = tuple(n for n in MODEL_NAMES if n != "mlp")
+CONV_MODELS = tuple(n for n in MODEL_NAMES if n not in ANY_SHAPE_MODELS)
 BN_BY_DEFAULT = {"c1", "s1", "c2", "resnet18", "cr"}
+HIDDEN_LAYER_MODELS = tuple(n for n in MODEL_NAMES if n != "logreg")  # logreg: no activation, width or BN
 SMALL = 0.125  # width used where the architecture, not its size, is under test
 
 
@@ -100,7 +102,7 @@ def test_normalize_errors(kwargs: dict, field: str) -> None:
 
 
 # ----------------------------------------------------------------------------- activations
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", HIDDEN_LAYER_MODELS)
 def test_activation_switch(name: str) -> None:
     def count(model: nn.Module, kind: type[nn.Module]) -> int:
         return sum(isinstance(m, kind) for m in model.modules())
@@ -117,6 +119,13 @@ def test_activation_switch(name: str) -> None:
     assert all(m.alpha == 0.5 and not m.inplace for m in elu.modules() if isinstance(m, nn.ELU))
     # same parameters whatever the activation
     assert count_parameters(relu) == count_parameters(soft) == count_parameters(elu)
+
+
+def test_logreg_has_no_activation_and_ignores_width() -> None:
+    models = [build_model("logreg", in_shape=CIFAR, num_classes=10, activation=a, width=w)
+              for a, w in (("relu", 1.0), ("softplus", 0.5), ("elu", 2.0))]
+    assert all(not _has(m, (nn.ReLU, nn.Softplus, nn.ELU)) for m in models)
+    assert {count_parameters(m) for m in models} == {3 * 32 * 32 * 10 + 10}
 
 
 def test_make_activation() -> None:
@@ -145,7 +154,7 @@ def test_width_scaling() -> None:
     assert build_model("m1", in_shape=MNIST, num_classes=10, width=0.125).conv1.out_channels == 3
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", HIDDEN_LAYER_MODELS)
 def test_width_shrinks_every_model(name: str) -> None:
     full = count_parameters(build_model(name, in_shape=CIFAR, num_classes=10))
     small = count_parameters(build_model(name, in_shape=CIFAR, num_classes=10, width=0.25))
@@ -153,7 +162,7 @@ def test_width_shrinks_every_model(name: str) -> None:
 
 
 # ----------------------------------------------------------------------------- batchnorm
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", HIDDEN_LAYER_MODELS)
 def test_batchnorm_default_and_forcing(name: str) -> None:
     default = build_model(name, in_shape=CIFAR, num_classes=10, width=SMALL)
     assert _has(default, nn.modules.batchnorm._BatchNorm) == (name in BN_BY_DEFAULT)

@@ -102,6 +102,8 @@ EXPECTED = {
     ("cr", CIFAR): resnet20(3),
     ("mlp", MNIST): mlp(784),
     ("mlp", CIFAR): mlp(3072),
+    ("logreg", MNIST): 784 * 10 + 10,
+    ("logreg", CIFAR): 3072 * 10 + 10,
 }
 
 

@@ -1,4 +1,4 @@
-"""Datasets made in-process: scikit-learn ``digits``, ``mnist1d`` and Gaussian-mixture ``synthetic``.
+"""Datasets made in-process: scikit-learn ``digits`` and ``breast-cancer``, ``mnist1d``, Gaussian-mixture ``synthetic``.
 
 None of them touches the network or the disk. All are deterministic; ``digits`` and ``mnist1d`` are
 cached in memory per process (callers get copies).
@@ -6,6 +6,10 @@ cached in memory per process (callers get copies).
 * ``digits``: the 1797 bundled 8x8 digits, pixels ``/ 16``, shape ``(1, 8, 8)``. Split: a stratified 80/20
   split (1438 train / 359 test) drawn by :func:`~hessianlab.data.subset.stratified_subset` with the fixed
   seed :data:`DIGITS_SPLIT_SEED`, independent of the ``seed`` of :func:`load_dataset`.
+* ``breast-cancer``: scikit-learn's bundled Wisconsin diagnostic set (569 samples, 30 features, classes
+  malignant/benign) for convex sanity checks (logistic regression, the ABSA appendix). Split: stratified 80/20
+  (455 / 114) with the fixed seed :data:`DIGITS_SPLIT_SEED`. Each feature is min-max scaled with the training
+  split's minimum and maximum (test values clipped to [0, 1]); shape ``(1, 1, 30)``.
 * ``mnist1d``: ``mnist1d.data.make_dataset(get_dataset_args())`` (5000 samples, the package's seed 42,
   4000 train / 1000 test). Min-max scaled with the minimum and maximum of the training split (one pair
   of constants for all positions); test values outside that range are clipped to [0, 1]. Shape ``(1, 1, 40)``.
@@ -26,7 +30,7 @@ import torch
 from hessianlab.data.subset import stratified_subset
 from hessianlab.errors import ConfigError
 
-__all__ = ["DIGITS_SPLIT_SEED", "SyntheticSpec", "digits_split", "make_synthetic", "mnist1d_split",
+__all__ = ["DIGITS_SPLIT_SEED", "SyntheticSpec", "breast_cancer_split", "digits_split", "make_synthetic", "mnist1d_split",
            "parse_synthetic_name", "synthetic_split"]
 
 DIGITS_SPLIT_SEED = 0
@@ -42,10 +46,7 @@ def _digits_all() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     bunch = load_digits()
     images = (np.asarray(bunch.images, dtype=np.float32) / 16.0)[:, None, :, :]
     labels = np.asarray(bunch.target, dtype=np.int64)
-    n_train = int(round(0.8 * labels.shape[0]))
-    train_idx = stratified_subset(torch.from_numpy(labels), n_train, DIGITS_SPLIT_SEED).numpy()
-    is_train = np.zeros(labels.shape[0], dtype=bool)
-    is_train[train_idx] = True
+    is_train = _stratified_mask(labels, 0.8)
     images.setflags(write=False)
     labels.setflags(write=False)
     is_train.setflags(write=False)
@@ -57,6 +58,39 @@ def digits_split(split: str) -> Split:
     images, labels, is_train = _digits_all()
     mask = is_train if split == "train" else ~is_train
     return images[mask].copy(), labels[mask].copy(), DIGIT_CLASSES, "generated:sklearn.datasets.load_digits"
+
+
+def _stratified_mask(labels: np.ndarray, fraction: float) -> np.ndarray:
+    """Boolean training mask of a stratified split keeping ``round(fraction * N)`` samples (fixed seed)."""
+    n_train = int(round(fraction * labels.shape[0]))
+    train_idx = stratified_subset(torch.from_numpy(labels), n_train, DIGITS_SPLIT_SEED).numpy()
+    is_train = np.zeros(labels.shape[0], dtype=bool)
+    is_train[train_idx] = True
+    return is_train
+
+
+@functools.lru_cache(maxsize=1)
+def _breast_cancer_all() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    features = np.asarray(bunch.data, dtype=np.float64)
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    is_train = _stratified_mask(labels, 0.8)
+    low, high = features[is_train].min(axis=0), features[is_train].max(axis=0)
+    scaled = np.clip((features - low) / np.where(high > low, high - low, 1.0), 0.0, 1.0)
+    images = scaled.astype(np.float32)[:, None, None, :]
+    for array in (images, labels, is_train):
+        array.setflags(write=False)
+    return images, labels, is_train
+
+
+def breast_cancer_split(split: str) -> Split:
+    """``(features float32 (N, 1, 1, 30) in [0, 1], labels int64 (N,), classes, source)`` of one split."""
+    images, labels, is_train = _breast_cancer_all()
+    mask = is_train if split == "train" else ~is_train
+    return (images[mask].copy(), labels[mask].copy(), ("malignant", "benign"),
+            "generated:sklearn.datasets.load_breast_cancer")
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from hessianlab.errors import ConfigError
 __all__ = ["check_in_shape", "scale_width", "SpatialTracker"]
 
 #: models that accept inputs whose height or width is tiny (e.g. MNIST-1D, shaped (1, 1, 40))
-ANY_SHAPE_MODELS: tuple[str, ...] = ("mlp",)
+ANY_SHAPE_MODELS: tuple[str, ...] = ("mlp", "logreg")
 
 
 def check_in_shape(in_shape: Sequence[int]) -> tuple[int, int, int]:

@@ -10,7 +10,7 @@ from torch import nn
 from hessianlab.models._shapes import scale_width
 from hessianlab.models.normalize import Normalize
 
-__all__ = ["DEFAULT_HIDDEN", "build_mlp"]
+__all__ = ["DEFAULT_HIDDEN", "build_logreg", "build_mlp"]
 
 #: hidden-layer sizes at ``width=1``
 DEFAULT_HIDDEN: tuple[int, ...] = (256, 256)
@@ -47,3 +47,29 @@ def build_mlp(
         features = out
     layers[f"fc{len(hidden) + 1}"] = nn.Linear(features, num_classes)
     return nn.Sequential(layers)
+
+
+def build_logreg(
+    in_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    act: Callable[[], nn.Module],
+    width: float,
+    batchnorm: bool,
+    normalize: Normalize,
+    name: str = "logreg",
+) -> nn.Sequential:
+    """Multinomial logistic regression: normalize -> flatten -> fc(classes); the MLP without hidden layers.
+
+    The cross-entropy loss of this model is convex in its parameters (the ABSA appendix's convex check). With two
+    classes it is binary logistic regression on the logit difference ``z1 - z0 = (w1 - w0)·x + (b1 - b0)``: the
+    loss is ``log(1 + exp(-(2y - 1)(z1 - z0)))``, and the Hessian has a null direction (adding the same vector to
+    both rows changes nothing), so it is convex but not strictly. ``act``, ``width`` and ``batchnorm`` are
+    accepted for the registry's uniform signature and have no effect.
+
+    Shapes: ``(N, C, H, W) -> (N, num_classes)``.
+    """
+    del act, width, batchnorm
+    features = in_shape[0] * in_shape[1] * in_shape[2]
+    return nn.Sequential(OrderedDict(normalize=normalize, flatten=nn.Flatten(start_dim=1),
+                                     fc1=nn.Linear(features, num_classes)))

@@ -58,6 +58,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("resnet18", resnet.build_resnet18, True, "ResNet-18, CIFAR variant (3x3 stem, no max pool)"),
         ModelSpec("cr", resnet.build_cr, True, "Yao CR: ResNet-20 for CIFAR (16/32/64 channels, 3x3 blocks)"),
         ModelSpec("mlp", mlp.build_mlp, False, "MLP: flatten-fc256-fc256 (any input shape, incl. MNIST-1D)"),
+        ModelSpec("logreg", mlp.build_logreg, False, "multinomial logistic regression: flatten-fc (convex checks)"),
     )
 }
 
