@@ -58,10 +58,10 @@ def test_train_runs_attack_roundtrip(capsys, tmp_path):
     assert "a" in table and "finished" in table
     assert main(["attack", str(out), "--method", "fgsm,pgd", "--eps", "0,0.1", "--split", "test", "--steps", "3"]) == 0
     results = json.loads((out / "results.json").read_text())["attack"]
-    fgsm = results["fgsm/test"]
+    fgsm = results["fgsm/test/eps=0.0,0.1/samples=all"]  # the key holds every setting
     assert fgsm["eps"] == [0.0, 0.1]
     assert fgsm["accuracy"][0] == fgsm["clean_accuracy"]  # eps = 0 is the identity
-    assert results["pgd/test"]["attack"]["steps"] == 3
+    assert results["pgd/test/eps=0.0,0.1/samples=all/steps=3"]["attack"]["steps"] == 3
     # a different config in the same folder is refused
     assert main([*TRAIN[:-1], "--seed", "7", "--quiet", "--out", str(out)]) == 2
     assert "another config" in _one_error_line(capsys)

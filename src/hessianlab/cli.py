@@ -17,7 +17,8 @@ from typing import NoReturn, Sequence
 from hessianlab import __version__
 from hessianlab.errors import HessianlabError
 
-COMMAND_MODULES = ("train", "datasets", "runs", "compare", "attack", "curvature", "report", "run", "reproduce")
+COMMAND_MODULES = ("train", "datasets", "runs", "compare", "attack", "curvature", "report", "run", "reproduce",
+                   "simulate")
 
 
 class ArgumentParser(argparse.ArgumentParser):

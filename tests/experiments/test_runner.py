@@ -14,6 +14,7 @@ import yaml
 
 from hessianlab.cli import main
 from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
+from hessianlab.experiments.analyses.attack import attack_key
 from hessianlab.experiments.runner import run_sweep
 from hessianlab.experiments.spec import load_spec
 
@@ -62,8 +63,13 @@ def test_end_to_end_writes_every_result(sweep):
                 assert key in results[kind], (plan.name, kind, key)
         for entry in results["landscape"].values():
             assert (out / "runs" / plan.name / entry["file"]).is_file()
-        assert results["attack"]["fgsm/test/from:" + plans[0].name]["source"] == folders[plans[0].name]
-    assert all(r.status == "finished" and set(r.analyses.values()) == {"done"} for r in result.runs)
+        transfer = attack_key("fgsm", "test", folders[plans[0].name], eps=[0.02, 0.01])
+        if plan is plans[0]:  # the source itself: no redundant copy of its white-box result
+            assert transfer not in results["attack"]
+            assert result.runs[0].analyses["fgsm-transfer"] == "skipped: its selector picks this run itself"
+        else:
+            assert results["attack"][transfer]["source"] == folders[plans[0].name]
+    assert all(r.status == "finished" and set(r.analyses.values()) == {"done"} for r in result.runs[1:])
 
 
 def test_rerun_does_no_work(sweep):
@@ -102,7 +108,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
         "sweep": {"lr": [0.1, 1.0e+12]},
         "analyses": [{"id": "ok", "kind": "eigs", "k": 1, "tol": 1e-2},
                      {"id": "bad", "kind": "eigs", "k": 1, "samples": 100000}],
-        "presets": {"broken": {"base": {"init_from": "no-such-run"}, "sweep": {"lr": [0.1]}}},
+        "presets": {"broken": {"base": {"model": "lenet5"}, "sweep": {"lr": [0.1]}}},
     }
     file = tmp_path / "fail.yaml"
     file.write_text(yaml.safe_dump(spec))
@@ -114,7 +120,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert diverged["status"] == "diverged" and diverged["analyses"]["ok"] == "skipped: run diverged"
     assert main(["run", str(file), "--preset", "broken", "--out", str(tmp_path / "b"), "--quiet"]) == 0
     (run,) = json.loads((tmp_path / "b" / "summary.json").read_text())["runs"].values()
-    assert run["status"] == "failed" and "no-such-run" in run["reason"]
+    assert run["status"] == "failed" and "lenet5" in run["reason"]
     (folder,) = (tmp_path / "b" / "runs").glob("lr=*")
     assert json.loads((folder / "status.json").read_text())["status"] == "failed"
     assert "failed" in capsys.readouterr().out

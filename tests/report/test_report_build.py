@@ -43,7 +43,8 @@ class _Page(HTMLParser):
 def built(tmp_path_factory):
     """The report of the fake sweep, built once for this module (claims from spec.json)."""
     sweep = build_sweep(tmp_path_factory.mktemp("built") / "sweep")
-    (sweep / "spec.json").write_text(json.dumps({"name": "demo sweep", "claims": CLAIMS}))
+    (sweep / "spec.json").write_text(json.dumps({"name": "demo sweep", "claims": CLAIMS,
+                                                 "reference": ["yao2018.table1"]}))
     return sweep, build_report(sweep)
 
 
@@ -52,7 +53,7 @@ def test_report_end_to_end(built):
     out = sweep / "report"
     assert result.out_dir == out and result.num_runs == 8
     assert {p.name for p in out.iterdir()} == {"report.md", "report.html", "table1.csv", "runs.csv", "claims.csv",
-                                               "reference_yao2018_table1.csv", "figures"}
+                                               "paper_yao2018_table1.csv", "figures"}
     names = {p.stem for p in (out / "figures").glob("*.png")}
     assert {"top_eigenvalues", "lambda1_per_epoch", "batch_trends", "subsampled_spectra"} <= names
     assert sum(n.startswith("landscape_") for n in names) == 2

@@ -117,3 +117,45 @@ def test_duplicate_and_missing_ids():
         parse_claims([SPEARMAN, SPEARMAN])
     with pytest.raises(ConfigError, match="'id'"):
         parse_claims([{k: v for k, v in SPEARMAN.items() if k != "id"}])
+
+
+def _theorem1_runs(tmp_path, fractions):
+    for name, (activation, psd) in fractions.items():
+        run = make_run(tmp_path, name, batch_size=64, activation=activation, reached=False)
+        run.write_result("theorem1", "test/samples=8/seed=0/method=auto/rtol=1e-07",
+                         {"summary": {"fraction_psd": psd, "fraction_rank_le_classes": 1.0}})
+    make_run(tmp_path, "no-result", batch_size=64, activation="elu")
+    return load_runs(tmp_path)
+
+
+def test_bound_and_describe_claims(tmp_path):
+    runs = _theorem1_runs(tmp_path, {"relu-0": ("relu", 1.0), "relu-1": ("relu", 1.0),
+                                     "soft-0": ("softplus", 0.75), "soft-1": ("softplus", 1.0)})
+    psd = {"id": "psd", "test": "bound", "y": "theorem1.fraction_psd", "min": 1.0, "only_reached_target": False}
+    v = evaluate(parse_claim({**psd, "where": {"activation": "relu"}}), runs)
+    assert v.verdict == "supported" and v.n == 2 and v.statistic == 1.0 and v.p_value is None
+    v = evaluate(parse_claim({**psd, "where": {"activation": "softplus"}}), runs)
+    assert v.verdict == "contradicted" and v.statistic == 0.75 and "soft-0" in v.reason
+    v = evaluate(parse_claim({**psd, "where": {"activation": "elu"}}), runs)
+    assert v.verdict == "inconclusive" and v.excluded == {"no-result": "no numeric value for theorem1.fraction_psd"}
+    v = evaluate(parse_claim({**psd, "min": 0.5, "max": 0.9}), runs)
+    assert v.verdict == "contradicted" and v.statistic == 1.0  # 1.0 is 0.1 above max, 0.75 inside
+    assert evaluate(parse_claim({**psd, "only_reached_target": True}), runs).verdict == "inconclusive"
+    v = evaluate(parse_claim({"id": "d", "test": "describe", "y": "theorem1.fraction_psd",
+                              "where": {"activation": "softplus"}, "only_reached_target": False}), runs)
+    assert v.verdict == "reported" and v.statistic == pytest.approx(0.875)
+    assert v.details == {"min": 0.75, "mean": 0.875, "max": 1.0} and "min 0.75" in v.reason
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"test": "bound", "y": "theorem1.fraction_psd"}, "min"),
+    ({"test": "bound", "y": "theorem1.fraction_psd", "min": 1.0, "max": 0.5}, "max"),
+    ({"test": "bound", "y": "theorem1.fraction_psd", "min": "one"}, "min"),
+    ({"test": "bound", "y": "theorem1.fraction_psd", "min": 1.0, "alpha": 0.1}, "alpha"),
+    ({"test": "bound", "y": "theorem1.fraction_psd", "min": 1.0, "where_a": {}}, "where_a"),
+    ({**SPEARMAN, "min": 1.0}, "min"),
+    ({"test": "describe", "y": "theorem1.psd"}, "y"),
+])
+def test_bad_bound_claims_name_the_field(bad, field):
+    with pytest.raises(ConfigError, match=f"'{field}'"):
+        parse_claims([{"id": "c", **bad}])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from hessianlab.errors import ConfigError
-from hessianlab.report import YAO2018_TABLE1, load_runs
+from hessianlab.report import load_runs
 from hessianlab.report import metrics as M
 from hessianlab.report.aggregate import fmt_stat, group_runs, stat
-from hessianlab.report.tables import DAGGER, reference_table, runs_table, yao_table
+from hessianlab.report.tables import DAGGER, runs_table, yao_table
 
 from conftest import make_run
 
@@ -76,10 +76,46 @@ def test_metric_paths(tmp_path):
             M.check_path(bad)
 
 
-def test_reference_values_are_transcribed():
-    c1 = [r for r in YAO2018_TABLE1 if r.model == "c1"]
-    assert [r.batch for r in c1] == [16, 32, 64, 128, 256, 512, 1024, 2048]
-    assert c1[-1].lambda1_theta == (80.18, 3769) and c1[0].acc_eps[0.02] == (48.07, 30.38)
-    table = reference_table()
-    assert len(table.rows) == 12 and any("Table 7" in n for n in table.notes)
-    assert any("NOT our settings" in n for n in table.notes)
+def _theorem1(run, split: str, samples: int, fraction_psd: float) -> None:
+    run.write_result("theorem1", f"{split}/samples={samples}/seed=0/method=auto/rtol=1e-07",
+                     {"summary": {"fraction_psd": fraction_psd, "fraction_rank_le_classes": 1.0, "max_rank": 2.0,
+                                  "median_ratio": 0.0, "min_ratio": -0.5}})
+
+
+def test_theorem1_paths_prefer_most_samples(tmp_path):
+    run = make_run(tmp_path, "a", batch_size=32)
+    _theorem1(run, "test", 64, 0.5)
+    _theorem1(run, "test", 8, 0.25)
+    _theorem1(run, "train", 8, 1.0)
+    rec = load_runs(tmp_path)[0]
+    assert M.value(rec, "theorem1.fraction_psd") == 0.5  # test split by default, 64 samples beat 8
+    assert M.value(rec, "theorem1.fraction_psd.train") == 1.0 and M.value(rec, "theorem1.max_rank") == 2.0
+    assert M.value(rec, "theorem1.min_ratio") == -0.5 and M.value(rec, "theorem1.median_ratio.train") == 0.0
+    for bad in ("theorem1.psd", "theorem1.fraction_psd.val", "theorem1.fraction_psd.test.x"):
+        with pytest.raises(ConfigError, match="theorem1"):
+            M.check_path(bad)
+
+
+def test_several_results_for_one_path_take_the_most_accurate(tmp_path):
+    run = make_run(tmp_path, "a", batch_size=32)
+    attack = {"eps": [0.1], "clean_accuracy": 0.9, "num_samples": 100, "transfer": False, "split": "test",
+              "source": None}
+    for steps, acc in ((10, 0.2), (40, 0.1), (5, 0.3)):
+        run.write_result("attack", f"pgd/test/eps=0.1/samples=100/steps={steps}",
+                         {**attack, "accuracy": [acc], "attack": {"attack": "pgd", "steps": steps}})
+    run.write_result("attack", "pgd/test/eps=0.1/samples=50/steps=80",
+                     {**attack, "num_samples": 50, "accuracy": [0.05], "attack": {"attack": "pgd", "steps": 80}})
+    for tol, lam in ((1e-3, 2.0), (1e-4, 3.0), (1e-2, 4.0)):
+        run.write_result("eigs", f"lanczos/LA/k=5/train/samples=all/seed=0/float32/tol={tol}",
+                         {"eigenvalues": [lam], "which": "LA"})
+    run.write_result("eigs", "lanczos/LA/k=5/train/samples=all/seed=0/float32", {"eigenvalues": [9.0]})  # old key
+    run.write_result("eigs", "lanczos/LA/k=5/train/samples=all/seed=0/float32/tol=1e-06/params=fc\\.", {"eigenvalues": [8.0]})
+    for tol, mean in ((1e-3, 2.0), (1e-5, 1.5)):
+        run.write_result("input_stats", f"train/samples=512/seed=0/float32/tol={tol}", {"lambda1_x": {"mean": mean}})
+    run.write_result("input_stats", "train/samples=64/seed=0/float32/tol=1e-07", {"lambda1_x": {"mean": 9.0}})
+    rec = load_runs(tmp_path)[0]
+    assert M.value(rec, "attack.pgd.test.0.1") == 0.1  # most samples, then most steps
+    assert M.value(rec, "eigs.lambda1_train") == 3.0  # smallest tol; a block Hessian (params=) never counts
+    assert M.value(rec, "input.lambda1_x") == 1.5  # most samples, then smallest tol
+    info = M.parse_eigs_key("lanczos/LA/k=5/train/samples=all/seed=0/float32/tol=0.001/verify/params=a/b")
+    assert (info["tol"], info["params"]) == ("0.001", "a/b")

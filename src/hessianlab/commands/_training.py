@@ -10,6 +10,8 @@ from typing import Any
 from tqdm import tqdm
 
 from hessianlab.data import FALLBACK_DATASET
+from hessianlab.distributed import current
+from hessianlab.distributed.rundir import open_run_for_rank
 from hessianlab.errors import StoreError
 from hessianlab.models._shapes import ANY_SHAPE_MODELS
 from hessianlab.experiments.store import RunDir
@@ -40,6 +42,13 @@ _FLAGS: dict[str, tuple[str, Any]] = {
     "--eval-batch-size": ("eval_batch_size", int), "--adversarial": ("adversarial", str),
     "--adv-eps": ("adv_eps", float), "--adv-ratio": ("adv_ratio", float), "--adv-bn-mode": ("adv_bn_mode", str),
     "--init-from": ("init_from", str), "--track-lambda1": ("track_lambda1", _all_or_int),
+    "--lr-scale-ref": ("lr_scale_ref", int), "--lr-warmup-epochs": ("lr_warmup_epochs", float),
+    "--max-physical-batch": ("max_physical_batch", int), "--adv-omega": ("adv_omega", float),
+    "--adv-tau": ("adv_tau", int), "--abs-alpha": ("abs_alpha", float), "--abs-beta": ("abs_beta", float),
+    "--abs-kappa": ("abs_kappa", int), "--abs-every": ("abs_every", int), "--abs-batch-min": ("abs_batch_min", int),
+    "--abs-batch-max": ("abs_batch_max", int), "--abs-eig-samples": ("abs_eig_samples", _all_or_int),
+    "--abs-eig-tol": ("abs_eig_tol", float), "--abs-eig-seed": ("abs_eig_seed", int),
+    "--abs-eig-params": ("abs_eig_params", str), "--abs-eig-method": ("abs_eig_method", str),
 }
 
 
@@ -91,10 +100,12 @@ def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, l
     train_data, test_data = load_splits(config)
     meta = meta_to_dict(train_data.meta)
     model_from_config(config, meta)  # a model that cannot take this data fails here, before any folder is made
-    run = RunDir.create(out, config, meta)
+    ctx = current()  # under torchrun rank 0 writes the folder and the other ranks only read it
+    run = open_run_for_rank(out, config, meta, ctx)
     if not resume and run.load_checkpoint() is not None:
         raise StoreError(f"{out} already holds a started run; pass --resume to continue it or choose another --out")
-    bar = tqdm(total=config.max_epochs, desc=label, unit="epoch", disable=quiet, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=config.max_epochs, desc=label, unit="epoch", disable=quiet or not ctx.is_main, leave=False,
+               dynamic_ncols=True)
     done = len(run.metrics()) if resume else 0
     bar.update(done)
 

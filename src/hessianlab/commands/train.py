@@ -1,4 +1,5 @@
-"""``hessianlab train``: train one model into a run folder (resumable)."""
+"""``hessianlab train``: train one model into a run folder (resumable); data-parallel under
+``torchrun --nproc_per_node=P -m hessianlab train ...`` (see :mod:`hessianlab.distributed`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from hessianlab.commands._training import add_config_arguments, config_from_args, run_training
+from hessianlab.distributed import init_from_env, shutdown
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    run, result = run_training(config, args.out, resume=args.resume, quiet=args.quiet)
+    ctx = init_from_env()  # under torchrun: join the process group (DistributedDataParallel); else a no-op
+    try:
+        run, result = run_training(config, args.out, resume=args.resume, quiet=args.quiet)
+    finally:
+        shutdown()
+    if not ctx.is_main:
+        return 0
     final = result.final
     print(f"{run.path}: {result.status} ({result.reason}) after {result.epochs} epochs, {result.updates} updates; "
           f"train loss {final.get('train_loss', float('nan')):.4g}, train acc {final.get('train_acc', 0):.4f}, "

@@ -10,8 +10,10 @@ Where files are looked up, in order (the first folder holding *all* files of a d
 
 File names: IDX ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``, ``t10k-...`` (mnist,
 fashion-mnist); ``cifar-10-python.tar.gz`` or ``cifar-10-batches-py/`` (cifar10), ``cifar-100-python.tar.gz``
-or ``cifar-100-python/`` (cifar100); ``train_32x32.mat``, ``test_32x32.mat`` (svhn). ``digits``,
+or ``cifar-100-python/`` (cifar100); ``train_32x32.mat``, ``test_32x32.mat`` (svhn); the extracted
+``tiny-imagenet-200/`` folder, in or beside ``<dir>/tinyimagenet`` (tinyimagenet). ``digits``,
 ``breast-cancer``, ``mnist1d`` and ``synthetic`` are generated (see :mod:`hessianlab.data.generated`).
+``imagefolder:[size=N,]PATH`` reads any folder of class sub-folders (see :mod:`hessianlab.data.imagefolder`).
 
 ``DatasetMeta.mean``/``std`` are per channel over the full training split; they are computed once per
 (dataset, source) and process and cached, so loading the test split reads the training split at most once.
@@ -27,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hessianlab.data import cifar, generated, idx, svhn
-from hessianlab.data.download import DATA_ENV, default_root, download_dataset
+from hessianlab.data import cifar, generated, idx, imagefolder, svhn
+from hessianlab.data.download import DATA_ENV, SOURCES, default_root, download_dataset
 from hessianlab.data.subset import stratified_subset
 from hessianlab.data.types import Dataset, DatasetInfo, DatasetMeta, channel_stats
 from hessianlab.errors import ConfigError, DataError
@@ -43,9 +45,10 @@ FALLBACK_DATASET = "mnist1d"
 SPLITS = ("train", "test")
 #: system-wide folders searched last, as ``<dir>/<name>``; a module attribute so tests can replace it.
 SYSTEM_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
-FILE_DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "svhn")
+FILE_DATASETS = ("fashion-mnist", "mnist", "cifar10", "cifar100", "svhn", "tinyimagenet")
 GENERATED_DATASETS = ("digits", "breast-cancer", "mnist1d", "synthetic")
-DATASET_NAMES = FILE_DATASETS + GENERATED_DATASETS
+PATH_DATASETS = ("imagefolder",)  # the name carries the path: imagefolder:[size=N,]PATH
+DATASET_NAMES = FILE_DATASETS + GENERATED_DATASETS + PATH_DATASETS
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                    "Ankle boot")
@@ -60,11 +63,14 @@ _FILES_HINT = {
     "cifar10": "cifar-10-python.tar.gz (or its folder cifar-10-batches-py)",
     "cifar100": "cifar-100-python.tar.gz (or its folder cifar-100-python)",
     "svhn": "train_32x32.mat, test_32x32.mat",
+    "tinyimagenet": "the folder tiny-imagenet-200 extracted from http://cs231n.stanford.edu/tiny-imagenet-200.zip",
 }
 _STATS: dict[tuple, tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
 
 def _canonical(name: str) -> str:
+    if name.strip().lower().startswith(imagefolder.PREFIX):
+        return imagefolder.parse_imagefolder_name(name).name()
     base = name.strip()
     if base.lower().startswith("synthetic"):
         return generated.parse_synthetic_name(base).name()
@@ -96,6 +102,8 @@ def candidate_dirs(name: str, root: str | Path | None = None) -> list[Path]:
 
 def _source_in(folder: Path, name: str) -> tuple[Path | None, list[str]]:
     """(source if complete, names of missing files if the folder holds only part of the dataset)."""
+    if name == "tinyimagenet":
+        return imagefolder.find_tinyimagenet(folder), []
     if not folder.is_dir():
         return None, []
     if name in ("mnist", "fashion-mnist"):
@@ -118,7 +126,8 @@ def _locate(name: str, root: str | Path | None) -> tuple[Path | None, str]:
         if missing:
             partial.append(f"{folder} lacks {', '.join(missing)}")
     target = (Path(root).expanduser() if root is not None else default_root()) / name
-    fix = f"run `hessianlab datasets --download {name}` or put {_FILES_HINT[name]} in {target}"
+    fix = (f"run `hessianlab datasets --download {name}` or put {_FILES_HINT[name]} in {target}" if name in SOURCES
+           else f"put {_FILES_HINT[name]} in {target}")
     if partial:
         return None, f"{name}: incomplete: {'; '.join(partial)}; {fix}"
     return None, f"{name}: not found in {', '.join(map(str, dirs))}; {fix}"
@@ -136,6 +145,10 @@ def _read(name: str, source: Path, split: str) -> tuple[np.ndarray, np.ndarray, 
     if name == "svhn":
         images, labels, where = svhn.read_svhn_split(source, split, dataset=name)
         return images, labels, DIGITS, where
+    if name == "tinyimagenet":
+        return imagefolder.read_imagefolder_split(source, split, imagefolder.TINYIMAGENET_SIZE)
+    if name.startswith(imagefolder.PREFIX):
+        return imagefolder.read_imagefolder_split(source, split, imagefolder.parse_imagefolder_name(name).size)
     images, labels, classes = cifar.read_cifar_split(source, split, dataset=name)
     return images, labels, classes, str(source)
 
@@ -192,6 +205,9 @@ def load_dataset(name: str, split: str, *, subset: int | None = None, seed: int 
             if source is None:  # pragma: no cover - the download wrote every file
                 raise DataError(note)
         raw = _read(name, source, split)
+    elif name.startswith(imagefolder.PREFIX):
+        source = imagefolder.parse_imagefolder_name(name).root
+        raw = _read(name, source, split)
     else:
         raw = _generate(name, split)
     images_np, labels_np, classes, where = raw
@@ -234,6 +250,9 @@ def available_datasets(root: str | Path | None = None) -> list[DatasetInfo]:
     out.append(DatasetInfo("mnist1d", has_mnist1d, "generated:mnist1d" if has_mnist1d else "",
                            "generated by the mnist1d package (4000 train / 1000 test), no download"
                            if has_mnist1d else "install the mnist1d package: pip install mnist1d"))
+    out.append(DatasetInfo("imagefolder", True, "imagefolder:[size=N,]PATH",
+                           "any folder with train/<class>/ and val/ (or test/) <class>/ images, read with Pillow, "
+                           f"resized and centre-cropped to N px (default {imagefolder.DEFAULT_SIZE})"))
     out.append(DatasetInfo("synthetic", True, "generated:synthetic",
                            "Gaussian mixture; options synthetic:shape=CxHxW,classes=K,train=N,test=N,noise=S,"
                            "data_seed=D"))

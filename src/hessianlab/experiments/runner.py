@@ -13,25 +13,28 @@ of its result keys is missing. Everything is written atomically, so after a ``ki
 same call completes the sweep without redoing finished work. Up to ``workers`` runs go in parallel in
 spawned processes with ``cores // workers`` torch threads each. Failures are recorded, never raised:
 a failed run gets status ``failed``; diverged and failed runs skip their analyses.
+
+A run with ``init_from`` (a selector, see :mod:`hessianlab.experiments.grid`) starts only after its source
+run has finished, from the source's final weights (its config's ``init_from`` is the source folder's
+absolute path); when the source diverged or failed, it is reported ``failed`` without being trained. An
+analysis with ``where`` runs only on the matching runs (the others report ``skipped``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
-import os
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from hessianlab import atomic
+from hessianlab.errors import ConfigError
 from hessianlab.experiments import jobs
 from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
 from hessianlab.experiments.catalog import Catalog
-from hessianlab.experiments.grid import RunPlan
+from hessianlab.experiments.grid import RunPlan, training_order
+from hessianlab.experiments.pool import Pool
 from hessianlab.experiments.spec import Spec
 from hessianlab.experiments.store import RunDir
 
@@ -78,14 +81,15 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
     runs_root.mkdir(parents=True, exist_ok=True)
     atomic.write_json(out / "spec.json", spec.to_dict())
     notify = on_event or (lambda event: None)
-    plans = [_resolve_init_from(plan, runs_root) for plan in spec.expand()]
-    folders = _locate(plans, runs_root)
+    plans, folders = _locate(spec.expand(), runs_root)
     statuses = {p.name: jobs.run_status(folders[p.name]) for p in plans}
-    todo_train = [p for p in plans if statuses[p.name] not in jobs.FINAL]
+    todo_train = [p for p in training_order(plans) if statuses[p.name] not in jobs.FINAL]
     outcomes: dict[str, RunOutcome] = {}
-    with _Pool(workers) as pool:
+    with Pool(workers) as pool:
         notify({"stage": "plan", "jobs": len(todo_train)})
-        for res in pool.map(jobs.train_job, [(p.name, p.config.to_dict(), str(folders[p.name])) for p in todo_train]):
+        args = [(p.name, p.config.to_dict(), str(folders[p.name])) for p in todo_train]
+        after = {p.name: p.source for p in todo_train if p.source is not None}
+        for res in _train(pool, args, after, statuses):
             statuses[res["name"]] = res["status"]
             outcomes[res["name"]] = RunOutcome(res["name"], res["status"], res["reason"])
             log.debug("run %s: %s (%s)", res["name"], res["status"], res["reason"])
@@ -104,19 +108,45 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
     return result
 
 
-def _resolve_init_from(plan: RunPlan, runs_root: Path) -> RunPlan:
-    """``init_from`` in a spec names a run folder below ``DIR/runs``; make it absolute for the trainer."""
-    if plan.config.init_from is None:
-        return plan
-    config = dataclasses.replace(plan.config, init_from=str((runs_root / plan.config.init_from).resolve()))
-    return dataclasses.replace(plan, config=config)
+def _train(pool: Pool, args: list[tuple[Any, ...]], after: dict[str, str],
+           statuses: dict[str, str | None]) -> Any:
+    """Train outcomes; a run whose source is not finished (now or from an earlier invocation) is not trained."""
+
+    def gate(a: tuple[Any, ...], source: dict[str, Any]) -> dict[str, Any] | None:
+        if source["status"] == "finished":
+            return None
+        return {"name": a[0], "stage": "train", "status": "failed",
+                "reason": f"init_from run {source['name']} is {source['status']}; not trained"}
+
+    todo, blocked = {a[0] for a in args}, {}
+    for a in args:  # in training order: a source comes before its dependents
+        source = after.get(a[0])
+        if source in blocked:
+            blocked[a[0]] = gate(a, blocked[source])
+        elif source is not None and source not in todo and statuses[source] != "finished":
+            blocked[a[0]] = gate(a, {"name": source, "status": statuses[source]})
+    yield from blocked.values()
+    yield from pool.map(jobs.train_job, [a for a in args if a[0] not in blocked], after=after, gate=gate)
 
 
-def _locate(plans: list[RunPlan], runs_root: Path) -> dict[str, Path]:
-    """Each plan's folder: ``DIR/runs/<name>``, or a finished run with the same config hash in the catalog."""
+def _locate(plans: list[RunPlan], runs_root: Path) -> tuple[list[RunPlan], dict[str, Path]]:
+    """Each plan's folder: ``DIR/runs/<name>``, or a finished run with the same config hash in the catalog.
+
+    Sources come first, so a dependent's ``init_from`` becomes its source's folder (absolute, inside
+    ``runs_root``) before its own config hash is looked up. Returns the plans (grid order) and folders.
+    """
     catalog = Catalog(runs_root)
-    folders = {}
-    for plan in plans:
+    root = runs_root.resolve()
+    folders: dict[str, Path] = {}
+    resolved: dict[str, RunPlan] = {}
+    for plan in training_order(plans):
+        if plan.source is not None:
+            source = folders[plan.source].resolve()
+            if not source.is_relative_to(root):
+                raise ConfigError(f"init_from of run {plan.name}: {source} is outside {root}; a run may only start "
+                                  "from a run of the same output folder")
+            plan = dataclasses.replace(plan, config=dataclasses.replace(plan.config, init_from=str(source)))
+        resolved[plan.name] = plan
         folder = runs_root / plan.name
         if not folder.exists():
             for row in catalog.runs(config_hash=plan.config.config_hash()):
@@ -125,12 +155,13 @@ def _locate(plans: list[RunPlan], runs_root: Path) -> dict[str, Path]:
                     log.info("run %s: reusing %s (same config hash)", plan.name, folder)
                     break
         folders[plan.name] = folder
-    return folders
+    return [resolved[p.name] for p in plans], folders
 
 
 def _analysis_jobs(spec: Spec, plans: list[RunPlan], folders: dict[str, Path],
                    statuses: dict[str, str | None]) -> tuple[list[tuple[Any, ...]], dict[str, dict[str, str]]]:
-    """Per finished run, the analyses with a missing result key; analyses of other runs are skipped."""
+    """Per finished run, the analyses with a missing result key; analyses of other runs, those its ``where``
+    excludes and those with nothing to compute for it (a selector picking the run itself) are skipped."""
     points = {p.name: dict(p.point) for p in plans}
     folder_names = {name: str(path) for name, path in folders.items()}
     todo, skipped = [], {}
@@ -139,13 +170,19 @@ def _analysis_jobs(spec: Spec, plans: list[RunPlan], folders: dict[str, Path],
         if status != "finished":
             skipped[plan.name] = {a.id: f"skipped: run {status}" for a in spec.analyses}
             continue
-        context = AnalysisContext(plan.name, folder_names, points)
+        context = AnalysisContext(plan.name, folder_names, points, spec.groups)
         results = RunDir.open(folders[plan.name]).results
-        missing = []
+        missing, notes = [], {}
         for a in spec.analyses:
-            keys = ANALYSES[a.kind].result_keys(a.params, context)
-            if any(key not in results.get(kind, {}) for kind, key in keys):
+            keys = ANALYSES[a.kind].result_keys(a.params, context) if a.applies(plan.point) else None
+            if keys is None:
+                notes[a.id] = "skipped: not selected by its where"
+            elif not keys:
+                notes[a.id] = "skipped: its selector picks this run itself"
+            elif any(key not in results.get(kind, {}) for kind, key in keys):
                 missing.append((a.id, a.kind, dict(a.params)))
+        if notes:
+            skipped[plan.name] = notes
         if missing:
             todo.append((plan.name, str(folders[plan.name]), missing, context))
     return todo, skipped
@@ -160,38 +197,3 @@ def _outcome(plan: RunPlan, folders: dict[str, Path], trained: dict[str, RunOutc
         status, reason = info.get("status", "created"), info.get("reason", "")
     done = {a.id: analyses.get(plan.name, {}).get(a.id, "done") for a in spec.analyses}
     return RunOutcome(plan.name, status, reason, done)
-
-
-class _Pool:
-    """Run jobs in-process (``workers == 1``) or in a spawned process pool, yielding outcomes as they finish."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = max(1, int(workers))
-        self.executor: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> "_Pool":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-
-    def map(self, fn: Callable[..., dict[str, Any]], args: list[tuple[Any, ...]]):
-        if self.workers == 1 or not args:
-            yield from (fn(*a) for a in args)
-            return
-        if self.executor is None:
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-            self.executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=jobs.init_worker,
-                                                initargs=(max(1, cores // self.workers), os.getpid()))
-        futures: dict[Future, tuple[Any, ...]] = {self.executor.submit(fn, *a): a for a in args}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool as exc:
-                a, reason = futures[future], f"worker process died ({exc})"
-                if fn is jobs.train_job:
-                    yield {"name": a[0], "stage": "train", "status": "failed", "reason": reason}
-                else:
-                    yield {"name": a[0], "stage": "analyse", "analyses": {aid: f"failed: {reason}" for aid, _, _ in a[2]}}

@@ -2,37 +2,43 @@
 
 A spec has ``name``, ``description``, optional ``output`` (a relative subfolder, default ``name``), a
 ``base`` config (any :class:`~hessianlab.training.TrainConfig` field), ``sweep`` axes (field -> list of
-values; the run grid is their full product), ``analyses`` (a list of ``{kind, id?, **params}``, kinds
-from :data:`~hessianlab.experiments.analyses.ANALYSES`), named ``presets`` and opaque ``claims``.
+values) and ``zip`` groups (``sweep.zip``: a list of ``{field: [values]}`` mappings whose lists have one
+length and move together; the run grid is the product of the axes and groups, see
+:mod:`hessianlab.experiments.grid`), ``analyses`` (a list of ``{kind, id?, where?, **params}``, kinds from
+:data:`~hessianlab.experiments.analyses.ANALYSES`; ``where: {axis: value or [values]}`` restricts one to
+the matching runs), named ``presets``, opaque ``claims`` and ``reference`` (the paper tables its report shows,
+names from :data:`hessianlab.report.reference.PAPER_TABLES`).
 
-A preset deep-merges into the spec: ``base`` fields override, ``sweep`` axes replace (``null`` removes an
-axis), ``analyses`` override parameters by analysis id (``null`` removes one), ``description`` replaces.
-Every mistake is one :class:`ConfigError` naming the field path (``analyses[2].eps``) and what is allowed.
-Paths (``output``, ``init_from``) must be relative and free of ``..`` (they stay inside the output folder;
-``init_from`` names a run folder below ``DIR/runs``).
+``init_from`` (in ``base``, a sweep axis or a zip group) is ``null`` or a run selector ``{axis: value}``
+naming another grid point of the same spec (:func:`hessianlab.experiments.grid.select`); that run is
+trained first and its final weights start this one. Selectors never name a path, so every run stays inside
+the output folder.
+
+A preset deep-merges into the spec: ``base`` fields override, ``sweep`` axes (and ``zip``, as a whole)
+replace (``null`` removes), ``analyses`` override parameters by analysis id (``null`` removes one),
+``description`` replaces. Every mistake is one :class:`ConfigError` naming the field path
+(``analyses[2].eps``) and what is allowed. ``output`` must be relative and free of ``..``.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
 from hessianlab.errors import ConfigError
 from hessianlab.experiments.analyses import ANALYSES
-from hessianlab.experiments.grid import RunPlan, expand
-from hessianlab.experiments.spec_analyses import check_analysis
-from hessianlab.training.config import TrainConfig
+from hessianlab.experiments.grid import RunPlan, expand, select
+from hessianlab.experiments.spec_analyses import check_analysis, check_where, matches
+from hessianlab.experiments.spec_sweep import check_init_from, mapping, parse_base, parse_sweep
 
-TOP_KEYS = ("name", "description", "output", "base", "sweep", "analyses", "presets", "claims")
+TOP_KEYS = ("name", "description", "output", "base", "sweep", "analyses", "presets", "claims", "reference")
 PRESET_KEYS = ("description", "base", "sweep", "analyses")
-CONFIG_FIELDS = tuple(f.name for f in fields(TrainConfig))
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_FIELD_MSG = re.compile(r"^([a-z_0-9]+): ")
 
 
 class _SpecLoader(yaml.SafeLoader):
@@ -48,11 +54,17 @@ _SpecLoader.add_implicit_resolver(
 
 @dataclass(frozen=True)
 class AnalysisSpec:
-    """One analysis of the spec: unique ``id``, registry ``kind`` and validated ``params`` (defaults filled)."""
+    """One analysis of the spec: unique ``id``, registry ``kind``, validated ``params`` (defaults filled) and
+    ``where`` (``{axis: [values]}``; empty: every run)."""
 
     id: str
     kind: str
     params: dict[str, Any]
+    where: dict[str, list[Any]] = field(default_factory=dict)
+
+    def applies(self, point: Mapping[str, Any]) -> bool:
+        """Whether this analysis runs on the run at sweep ``point``."""
+        return matches(point, self.where)
 
 
 @dataclass(frozen=True)
@@ -68,10 +80,12 @@ class Spec:
     analyses: tuple[AnalysisSpec, ...]
     claims: tuple[dict[str, Any], ...] = ()
     presets: tuple[str, ...] = field(default=())
+    groups: tuple[tuple[str, ...], ...] = ()
+    reference: tuple[str, ...] = ()
 
     def expand(self) -> list[RunPlan]:
         """One :class:`RunPlan` per grid point, in a stable order with stable names."""
-        return expand(self.base, self.sweep)
+        return expand(self.base, self.sweep, self.groups)
 
     def default_out(self) -> Path:
         """``runs/<output>/<preset or 'default'>``."""
@@ -79,10 +93,19 @@ class Spec:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec (after the preset) as plain JSON data (``spec.json`` of a sweep)."""
+        grouped, values = {a for g in self.groups for a in g}, dict(self.sweep)
+        sweep: dict[str, Any] = {}
+        for axis, axis_values in self.sweep:  # the zip groups stand where their first axis stands
+            if axis not in grouped:
+                sweep[axis] = list(axis_values)
+            elif "zip" not in sweep:
+                sweep["zip"] = [{a: list(values[a]) for a in g} for g in self.groups]
         return {"name": self.name, "description": self.description, "output": self.output, "preset": self.preset,
-                "base": dict(self.base), "sweep": {a: list(v) for a, v in self.sweep},
-                "analyses": [{"id": a.id, "kind": a.kind, **a.params} for a in self.analyses],
-                "claims": [dict(c) for c in self.claims], "presets": list(self.presets)}
+                "base": dict(self.base), "sweep": sweep,
+                "analyses": [{"id": a.id, "kind": a.kind, **({"where": a.where} if a.where else {}), **a.params}
+                             for a in self.analyses],
+                "claims": [dict(c) for c in self.claims], "presets": list(self.presets),
+                "reference": list(self.reference)}
 
 
 def load_spec(path: str | Path, preset: str | None = None) -> Spec:
@@ -99,40 +122,41 @@ def load_spec(path: str | Path, preset: str | None = None) -> Spec:
 
 def parse_spec(data: Any, preset: str | None = None) -> Spec:
     """Validate the spec mapping ``data`` (as read from YAML) and apply ``preset``."""
-    _mapping(data, "spec", TOP_KEYS)
+    mapping(data, "spec", TOP_KEYS)
     for key in ("name", "analyses"):
         if key not in data:
             raise ConfigError(f"{key}: required field is missing")
     name = _safe_name(data["name"], "name")
-    presets = _mapping(data.get("presets") or {}, "presets", None)
+    presets = mapping(data.get("presets") or {}, "presets", None)
     for pname, body in presets.items():
         _safe_name(pname, f"presets.{pname}")
-        _mapping(body, f"presets.{pname}", PRESET_KEYS)
+        mapping(body, f"presets.{pname}", PRESET_KEYS)
     merged = copy.deepcopy({k: v for k, v in data.items() if k != "presets"})
     if preset is not None:
         if preset not in presets:
             allowed = ", ".join(presets) or "none defined"
             raise ConfigError(f"preset: {preset!r} is not defined in spec {name!r}; choose one of: {allowed}")
         _apply_preset(merged, copy.deepcopy(presets[preset]), f"presets.{preset}")
-    base = _base(merged.get("base") or {})
-    sweep = _sweep(merged.get("sweep") or {}, base)
+    base = parse_base(merged.get("base") or {})
+    sweep, groups = parse_sweep(merged.get("sweep") or {}, base)
+    check_init_from(base, sweep)
     description = merged.get("description", "")
     if not isinstance(description, str):
         raise ConfigError(f"description: expected a string, got {description!r}")
     output = _relative_path(merged.get("output", name), "output")
     analyses = _analyses(merged["analyses"], dict(sweep))
     spec = Spec(name, description, output, preset, base, sweep, analyses, _claims(merged.get("claims") or []),
-                tuple(presets))
-    spec.expand()  # validates every grid point's TrainConfig
+                tuple(presets), groups, _reference(merged.get("reference") or []))
+    _check_analysis_runs(spec.analyses, spec.expand(), groups)  # expand validates every grid point's config
     return spec
 
 
 def _apply_preset(spec: dict[str, Any], preset: dict[str, Any], where: str) -> None:
     if "description" in preset:
         spec["description"] = preset["description"]
-    spec["base"] = {**_mapping(spec.get("base") or {}, "base", None), **_mapping(preset.get("base") or {}, f"{where}.base", None)}
-    sweep = dict(_mapping(spec.get("sweep") or {}, "sweep", None))
-    for axis, values in _mapping(preset.get("sweep") or {}, f"{where}.sweep", None).items():
+    spec["base"] = {**mapping(spec.get("base") or {}, "base", None), **mapping(preset.get("base") or {}, f"{where}.base", None)}
+    sweep = dict(mapping(spec.get("sweep") or {}, "sweep", None))
+    for axis, values in mapping(preset.get("sweep") or {}, f"{where}.sweep", None).items():
         if values is None:
             sweep.pop(axis, None)
         else:
@@ -141,46 +165,31 @@ def _apply_preset(spec: dict[str, Any], preset: dict[str, Any], where: str) -> N
     if not isinstance(spec["analyses"], list):
         raise ConfigError(f"analyses: expected a list of mappings, got {spec['analyses']!r}")
     entries = {_analysis_id(e, i): e for i, e in enumerate(spec["analyses"])}
-    for aid, override in _mapping(preset.get("analyses") or {}, f"{where}.analyses", None).items():
+    for aid, override in mapping(preset.get("analyses") or {}, f"{where}.analyses", None).items():
         if aid not in entries:
             raise ConfigError(f"{where}.analyses.{aid}: no analysis has id {aid!r}; ids: {', '.join(entries)}")
         if override is None:
             entries.pop(aid)
         else:
-            entries[aid] = {**entries[aid], **_mapping(override, f"{where}.analyses.{aid}", None)}
+            entries[aid] = {**entries[aid], **mapping(override, f"{where}.analyses.{aid}", None)}
     spec["analyses"] = list(entries.values())
 
 
-def _base(base: Any) -> dict[str, Any]:
-    _mapping(base, "base", CONFIG_FIELDS)
-    if base.get("init_from") is not None:
-        _relative_path(base["init_from"], "base.init_from")
-    try:
-        TrainConfig.from_dict(base)
-    except ConfigError as exc:
-        raise ConfigError(_prefixed("base", str(exc))) from None
-    return dict(base)
-
-
-def _sweep(sweep: Any, base: dict[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    _mapping(sweep, "sweep", CONFIG_FIELDS)
-    axes = []
-    for axis, values in sweep.items():
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"sweep.{axis}: expected a non-empty list of values, got {values!r}")
-        for i, value in enumerate(values):
-            if isinstance(value, (dict, list)):
-                raise ConfigError(f"sweep.{axis}[{i}]: expected a scalar value, got {value!r}")
-            if axis == "init_from" and value is not None:
-                _relative_path(value, f"sweep.{axis}[{i}]")
-            try:
-                TrainConfig.from_dict({**base, axis: value})
-            except ConfigError as exc:
-                raise ConfigError(_prefixed(f"sweep.{axis}[{i}]", str(exc), axis)) from None
-        if len(set(map(repr, values))) != len(values):
-            raise ConfigError(f"sweep.{axis}: values must be distinct, got {values!r}")
-        axes.append((axis, tuple(values)))
-    return tuple(axes)
+def _check_analysis_runs(analyses: tuple[AnalysisSpec, ...], plans: list[RunPlan],
+                         groups: tuple[tuple[str, ...], ...]) -> None:
+    """Every ``where`` matches a run, and every run selector picks exactly one run for each run it applies to."""
+    points = {p.name: dict(p.point) for p in plans}
+    for i, a in enumerate(analyses):
+        chosen = [p.name for p in plans if a.applies(p.point)]
+        if not chosen:
+            raise ConfigError(f"analyses[{i}].where: selects no run of the sweep; name values the sweep has")
+        for name in ("source", "target"):
+            selector = a.params.get(name)
+            for run in chosen if selector is not None else ():
+                found = select(points, run, selector, groups)
+                if len(found) != 1:
+                    raise ConfigError(f"analyses[{i}].{name}: selects {len(found)} runs for run {run}; it must "
+                                      "select exactly one (name more axes)")
 
 
 def _analyses(entries: Any, axes: dict[str, tuple[Any, ...]]) -> tuple[AnalysisSpec, ...]:
@@ -195,8 +204,9 @@ def _analyses(entries: Any, axes: dict[str, tuple[Any, ...]]) -> tuple[AnalysisS
         kind = entry["kind"]
         if kind not in ANALYSES:
             raise ConfigError(f"{where}.kind: unknown analysis {kind!r}; choose one of: {', '.join(ANALYSES)}")
-        params = {k: v for k, v in entry.items() if k not in ("id", "kind")}
-        out.append(AnalysisSpec(aid, kind, check_analysis(kind, params, where, axes)))
+        params = {k: v for k, v in entry.items() if k not in ("id", "kind", "where")}
+        out.append(AnalysisSpec(aid, kind, check_analysis(kind, params, where, axes),
+                                check_where(entry.get("where"), f"{where}.where", axes)))
     return tuple(out)
 
 
@@ -217,15 +227,11 @@ def _claims(claims: Any) -> tuple[dict[str, Any], ...]:
     return tuple(dict(c) for c in claims)
 
 
-def _mapping(value: Any, where: str, allowed: tuple[str, ...] | None) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-    for key in value:
-        if not isinstance(key, str):
-            raise ConfigError(f"{where}: keys must be strings, got {key!r}")
-        if allowed is not None and key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown field; allowed: {', '.join(allowed)}")
-    return value
+def _reference(names: Any) -> tuple[str, ...]:
+    """Paper table names for the report, checked now so that a typo fails before any training."""
+    from hessianlab.report.reference import paper_tables  # lazy: the report package loads matplotlib
+
+    return tuple(t.key for t in paper_tables(names, "reference"))
 
 
 def _safe_name(value: Any, where: str) -> str:
@@ -243,15 +249,3 @@ def _relative_path(value: Any, where: str) -> str:
     if ".." in re.split(r"[\\/]", value):
         raise ConfigError(f"{where}: {value!r} contains '..'; paths must stay inside the output folder")
     return value
-
-
-def _prefixed(where: str, message: str, axis: str | None = None) -> str:
-    """``lr: must be > 0`` -> ``base.lr: must be > 0`` (or ``sweep.lr[1]: must be > 0`` for ``axis='lr'``)."""
-    match = _FIELD_MSG.match(message)
-    if match and match.group(1) in CONFIG_FIELDS:
-        rest = message[match.end():]
-        if axis is None:
-            return f"{where}.{match.group(1)}: {rest}"
-        if match.group(1) == axis:
-            return f"{where}: {rest}"
-    return f"{where}: {message}"

@@ -5,6 +5,7 @@ Layout of a run directory::
     config.json     {"config": <TrainConfig dict>, "config_hash": str, "data_meta": {...}, "version": str}
     status.json     {"status": created|running|finished|diverged|failed, "reason": str, "summary": {...}}
     metrics.jsonl   one JSON object per finished epoch
+    decisions.jsonl one JSON object per adaptive-batch (ABS/ABSA) eigenvalue check, when the run has them
     checkpoint.pt   latest training state (model, optimizer, schedules, counters, metric history)
     model.pt        final weights (state_dict)
     results.json    {kind: {key: payload}} written by analyses (eigs, attacks, ...)
@@ -31,6 +32,7 @@ from hessianlab.training.config import TrainConfig
 CONFIG, STATUS, METRICS, CHECKPOINT, MODEL, RESULTS = (
     "config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "results.json",
 )
+DECISIONS = "decisions.jsonl"
 
 
 class RunDir:
@@ -118,6 +120,17 @@ class RunDir:
     def metrics(self) -> list[dict[str, Any]]:
         """Per-epoch metrics recorded so far."""
         file = self.path / METRICS
+        if not file.exists():
+            return []
+        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+    def write_decisions(self, records: Iterable[dict[str, Any]]) -> None:
+        """Atomically replace ``decisions.jsonl`` with ``records`` (one object per eigenvalue check)."""
+        atomic.write_text(self.path / DECISIONS, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Adaptive-batch decision records so far (empty for runs without an adaptive batch schedule)."""
+        file = self.path / DECISIONS
         if not file.exists():
             return []
         return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]

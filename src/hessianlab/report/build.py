@@ -21,21 +21,26 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hessianlab import __version__
+from hessianlab.report.aggregate import varying_axes
 from hessianlab.report.claims import parse_claims
 from hessianlab.report.figures import (
     ReportFigure, batch_trends_figure, spectrum_figure, training_curves_figure,
 )
 from hessianlab.report.figures_extra import landscape_figures, subsampled_spectra_figure
+from hessianlab.report.reference import paper_tables
 from hessianlab.report.render import RenderedFigure, Section, csv_text, html_page, markdown
 from hessianlab.report.runs import RunRecord, load_runs, load_spec
-from hessianlab.report.tables import Table, reference_table, runs_table, yao_table
+from hessianlab.report.tables import Table, paper_table, runs_table, yao_table
 from hessianlab.report.verdicts import Verdict, describe_runs, evaluate, verdict_table
 
 FIGURE_BUILDERS = (spectrum_figure, training_curves_figure, batch_trends_figure, subsampled_spectra_figure,
                    landscape_figures)
 VERDICT_RULES = ("Verdicts are computed from the stored results: supported = effect in the expected direction "
                  "with p ≤ alpha (and |ρ| ≥ min_rho for Spearman); contradicted = the same in the opposite "
-                 "direction; inconclusive otherwise (the reason is given).")
+                 "direction; inconclusive otherwise (the reason is given). A bound claim is supported when every "
+                 "run's value lies within its bounds and contradicted otherwise; a describe claim is only reported.")
+SETTING_KEYS = ("dataset", "subset", "test_subset", "model", "activation", "width", "lr", "lr_schedule", "momentum",
+                "weight_decay", "batch_schedule", "adversarial", "adv_eps", "target_loss", "max_epochs")
 
 
 @dataclass(frozen=True)
@@ -57,23 +62,31 @@ class ReportResult:
 
 
 def build_report(root: str | Path, *, claims: Sequence[dict[str, Any]] | None = None,
-                 out: str | Path | None = None) -> ReportResult:
+                 reference: Sequence[str] | None = None, out: str | Path | None = None) -> ReportResult:
     """Write the report of the runs below ``root`` into ``out`` (default ``root/report``).
 
-    ``claims`` (mappings, see :mod:`hessianlab.report.claims`) default to ``root/spec.json['claims']``.
+    ``claims`` (mappings, see :mod:`hessianlab.report.claims`) default to ``root/spec.json['claims']``;
+    ``reference`` (paper table names such as ``'yao2018.table1'``, see :mod:`hessianlab.report.reference`),
+    shown beside our results, default to ``root/spec.json['reference']`` (none when absent).
     Raises :class:`~hessianlab.errors.StoreError` when ``root`` holds no run and
-    :class:`~hessianlab.errors.ConfigError` for a malformed claim (before anything is written).
+    :class:`~hessianlab.errors.ConfigError` for a malformed claim or an unknown paper table (before anything
+    is written).
     """
     root = Path(root)
     out = Path(out) if out is not None else root / "report"
     spec = load_spec(root) if root.is_dir() else None
     parsed = parse_claims(claims if claims is not None else (spec or {}).get("claims", []))
+    papers = [paper_table(t) for t in paper_tables(list(reference) if reference is not None
+                                                   else (spec or {}).get("reference", []))]
     runs = load_runs(root, exclude=out)
     verdicts = [evaluate(c, runs) for c in parsed]
     title = f"hessianlab report: {(spec or {}).get('name') or root.resolve().name}"
     figures = [_render(f) for build in FIGURE_BUILDERS for f in build(runs)]
-    tables = [yao_table(runs), reference_table(), runs_table(runs)] + ([verdict_table(verdicts)] if verdicts else [])
-    sections = _sections(runs, verdicts, tables, figures)
+    ours, run_table = yao_table(runs), runs_table(runs)
+    claims_tables = [verdict_table(verdicts)] if verdicts else []
+    tables = [ours, *papers, run_table, *claims_tables]
+    sections = _sections(runs, verdicts, (spec or {}).get("preset"), [ours, run_table, *claims_tables], papers,
+                         figures)
     files: dict[str, bytes] = {"report.md": markdown(title, sections).encode(),
                                "report.html": html_page(title, sections).encode()}
     files.update({f"{t.name}.csv": csv_text(t).encode() for t in tables})
@@ -93,9 +106,23 @@ def _render(f: ReportFigure) -> tuple[RenderedFigure, bytes]:
     return RenderedFigure(f.name, f.caption, png.getvalue()), pdf.getvalue()
 
 
-def _sections(runs: Sequence[RunRecord], verdicts: Sequence[Verdict], tables: Sequence[Table],
-              figures: Sequence[tuple[RenderedFigure, bytes]]) -> list[Section]:
-    yao, reference, run_table, *claims_table = tables
+def our_settings(runs: Sequence[RunRecord], preset: str | None) -> str:
+    """``"Our quick settings: dataset fashion-mnist, …, model lenet5, …; varied: batch_size."`` (runs non-empty).
+
+    Lists the :data:`SETTING_KEYS` config fields shared by every run (unset ones, and ``adv_eps`` without
+    adversarial training, left out), then the varied ones.
+    """
+    varying = varying_axes(runs, ignore=("seed",))
+    config = runs[0].config
+    shown = [k for k in SETTING_KEYS if k not in varying and config.get(k) is not None]
+    fixed = [f"{k} {config[k]}" for k in shown if k != "adv_eps" or "adversarial" in shown + varying]
+    return (f"Our {preset + ' ' if preset else ''}settings: {', '.join(fixed) or 'none recorded'}; "
+            f"varied: {', '.join(varying) or 'nothing'}.")
+
+
+def _sections(runs: Sequence[RunRecord], verdicts: Sequence[Verdict], preset: str | None, tables: Sequence[Table],
+              papers: Sequence[Table], figures: Sequence[tuple[RenderedFigure, bytes]]) -> list[Section]:
+    yao, run_table, *claims_table = tables
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.status for r in runs).items()))
     reached = sum(r.reached_target for r in runs)
     overview = Section("Overview", [f"{len(runs)} run(s) ({statuses}); {reached} reached the target training "
@@ -103,10 +130,12 @@ def _sections(runs: Sequence[RunRecord], verdicts: Sequence[Verdict], tables: Se
     out = [overview]
     if verdicts:
         out.append(Section("Claims", [VERDICT_RULES, *(describe_runs(v) for v in verdicts)], claims_table))
-    out.append(Section("Our results", [], [yao]))
-    out.append(Section("Paper reference values (the paper's settings, not ours)",
-                       ["The numbers below are copied from the paper; its models, data and training differ from "
-                        "the runs above, so compare trends, not values."], [reference]))
+    out.append(Section(f"Our results (our {preset + ' ' if preset else ''}settings)",
+                       [our_settings(runs, preset)], [yao]))
+    intro = (["The numbers below are copied from the papers; their models, data and training differ from the "
+              "runs above (each table names its settings), so compare trends, not values."] if papers else
+             ["This study names no paper table (spec field reference)."])
+    out.append(Section("Paper reference values (the paper's settings, not ours)", intro, list(papers)))
     out.append(Section("Runs", [], [run_table]))
     note = [] if figures else ["No figure: the runs hold no eigenvalues, tracked λ1, attack results over several "
                                "batch sizes or landscapes yet."]

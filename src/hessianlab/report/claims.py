@@ -9,11 +9,16 @@ A claim is a mapping (in ``spec.json['claims']`` or passed to :func:`hessianlab.
     {"id": "adv-lowers-lambda1", "statement": "adversarial training lowers λ1",
      "test": "less", "y": "eigs.lambda1_train", "where_a": {"adversarial": "fgsm"}, "where_b": {"adversarial": null}}
 
+    {"id": "relu-psd", "statement": "ReLU: every input Hessian is PSD", "test": "bound",
+     "y": "theorem1.fraction_psd", "min": 1.0, "where": {"activation": "relu"}, "only_reached_target": false}
+
 Fields:
 
 * ``id`` (required, unique string), ``statement`` (text; default: the id).
-* ``test``: ``spearman`` (needs ``x``, ``y``, ``expect`` = ``increasing`` | ``decreasing``), or ``less`` /
-  ``greater`` (needs ``y``, ``where_a``, ``where_b``: the mean ``y`` of group A is less / greater than B's).
+* ``test``: ``spearman`` (needs ``x``, ``y``, ``expect`` = ``increasing`` | ``decreasing``), ``less`` /
+  ``greater`` (needs ``y``, ``where_a``, ``where_b``: the mean ``y`` of group A is less / greater than B's),
+  ``bound`` (needs ``y`` and ``min`` and/or ``max``: every compared run's ``y`` lies in ``[min, max]``), or
+  ``describe`` (needs ``y``: no expectation, the values are reported).
 * ``x``, ``y``: metric paths (see :mod:`hessianlab.report.metrics`).
 * ``where``, ``where_a``, ``where_b``: ``{field: value or [values]}``; a bare field is a config field, a
   dotted one a metric path. A run matches when every field equals (one of) the value(s).
@@ -25,6 +30,7 @@ Every mistake is one :class:`ConfigError` naming the claim and the field.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
@@ -32,10 +38,15 @@ from hessianlab.errors import ConfigError
 from hessianlab.report import metrics as M
 from hessianlab.training.config import TrainConfig
 
-TESTS = ("spearman", "less", "greater")
+TESTS = ("spearman", "less", "greater", "bound", "describe")
 EXPECT = ("increasing", "decreasing")
 FIELDS = {"id", "statement", "test", "x", "y", "expect", "alpha", "min_rho", "where", "where_a", "where_b",
-          "only_reached_target"}
+          "only_reached_target", "min", "max"}
+NEEDED = {"spearman": ("x", "y", "expect"), "less": ("y", "where_a", "where_b"),
+          "greater": ("y", "where_a", "where_b"), "bound": ("y",), "describe": ("y",)}
+ONLY = {"expect": ("spearman",), "min_rho": ("spearman",), "x": ("spearman",), "where_a": ("less", "greater"),
+        "where_b": ("less", "greater"), "alpha": ("spearman", "less", "greater"), "min": ("bound",),
+        "max": ("bound",)}
 CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
 
@@ -55,6 +66,8 @@ class Claim:
     where_a: dict[str, Any] = field(default_factory=dict)
     where_b: dict[str, Any] = field(default_factory=dict)
     only_reached_target: bool = True
+    min: float | None = None
+    max: float | None = None
 
 
 def parse_claims(items: Any) -> list[Claim]:
@@ -84,18 +97,23 @@ def parse_claim(item: Any, index: int = 0) -> Claim:
     test = item.get("test")
     if test not in TESTS:
         raise ConfigError(f"{where}: field 'test': must be one of {', '.join(TESTS)}, got {test!r}")
-    needed = ("x", "y", "expect") if test == "spearman" else ("y", "where_a", "where_b")
-    for name in needed:
+    for name in NEEDED[test]:
         if item.get(name) is None:
             raise ConfigError(f"{where}: field {name!r}: required for test {test!r}")
+    for name, tests in ONLY.items():
+        if name in item and test not in tests:
+            raise ConfigError(f"{where}: field {name!r}: only for test {' or '.join(map(repr, tests))}, not {test!r}")
     for name in ("x", "y"):
         if item.get(name) is not None:
             _check(where, name, lambda v=item[name]: M.check_path(v))
     if test == "spearman" and item["expect"] not in EXPECT:
         raise ConfigError(f"{where}: field 'expect': must be one of {', '.join(EXPECT)}, got {item['expect']!r}")
-    if test != "spearman" and ("expect" in item or "min_rho" in item or "x" in item):
-        bad = next(n for n in ("expect", "min_rho", "x") if n in item)
-        raise ConfigError(f"{where}: field {bad!r}: only for test 'spearman' (the test {test!r} is the direction)")
+    bounds = {name: _number(where, name, item[name], -math.inf, math.inf) if item.get(name) is not None else None
+              for name in ("min", "max")}
+    if test == "bound" and bounds["min"] is None and bounds["max"] is None:
+        raise ConfigError(f"{where}: field 'min': test 'bound' needs min, max or both")
+    if bounds["min"] is not None and bounds["max"] is not None and bounds["min"] > bounds["max"]:
+        raise ConfigError(f"{where}: field 'max': must be >= min ({bounds['min']:g}), got {bounds['max']:g}")
     alpha = _number(where, "alpha", item.get("alpha", 0.05), 0.0, 1.0, open_low=True, open_high=True)
     min_rho = _number(where, "min_rho", item.get("min_rho", 0.5), 0.0, 1.0)
     only = item.get("only_reached_target", True)
@@ -106,7 +124,7 @@ def parse_claim(item: Any, index: int = 0) -> Claim:
         raise ConfigError(f"{where}: field 'statement': must be a string")
     filters = {name: _filter(where, name, item.get(name)) for name in ("where", "where_a", "where_b")}
     return Claim(id=cid, statement=statement, test=test, y=item["y"], x=item.get("x"), expect=item.get("expect"),
-                 alpha=alpha, min_rho=min_rho, only_reached_target=only, **filters)
+                 alpha=alpha, min_rho=min_rho, only_reached_target=only, **filters, **bounds)
 
 
 def _check(where: str, name: str, check: Any) -> None:
@@ -118,12 +136,13 @@ def _check(where: str, name: str, check: Any) -> None:
 
 def _number(where: str, name: str, v: Any, low: float, high: float, *, open_low: bool = False,
             open_high: bool = False) -> float:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     if ok:
         ok = (low < v if open_low else low <= v) and (v < high if open_high else v <= high)
     if not ok:
         interval = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
-        raise ConfigError(f"{where}: field {name!r}: must be a number in {interval}, got {v!r}")
+        wanted = "a finite number" if math.isinf(low) and math.isinf(high) else f"a number in {interval}"
+        raise ConfigError(f"{where}: field {name!r}: must be {wanted}, got {v!r}")
     return float(v)
 
 

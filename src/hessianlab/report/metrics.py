@@ -11,12 +11,18 @@ path                                      value
 ``attack.<method>.<split>.<eps>``         white-box robust accuracy (``attack.fgsm.test.0.02``)
 ``input.lambda1_x[.<split>[.<stat>]]``    input-Hessian λ1^x (split default train, stat default mean)
 ``input.grad_norm_x[.<split>[.<stat>]]``  ||∇x J|| likewise (stat: mean, median, q10 or q90)
+``theorem1.<stat>[.<split>]``             input-Hessian Theorem 1 summary (split default test): ``fraction_psd``,
+                                          ``fraction_rank_le_classes``, ``max_rank``, ``median_ratio``, ``min_ratio``
 ========================================  =============================================================
 
-``eigs.*`` uses ``results['eigs']`` (and ``results['subsampled']``) entries for the whole parameter vector
-with ``which=LA``; among several it prefers the one over most samples of the split (``all`` first), then the
-larger k, then float64 (:func:`spectrum` with ``prefer='samples'``; spectrum plots prefer the larger k). ``attack.*`` reads ``results['attack']`` keys ``METHOD/SPLIT``; transfer attacks (``--source``)
-are never used. ``input.*`` prefers ``input_stats`` computed on all samples. A path whose data is missing
+Result keys hold every setting (see :mod:`hessianlab.experiments.analyses`), so one run may hold several
+results for one path; the most accurate wins. ``eigs.*`` uses ``results['eigs']`` (and
+``results['subsampled']``) entries for the whole parameter vector with ``which=LA``; among several it prefers
+the one over most samples of the split (``all`` first), then the larger k, then float64, then the smaller tol
+(:func:`spectrum` with ``prefer='samples'``; spectrum plots prefer the larger k). ``attack.*`` reads white-box
+``results['attack']`` entries of the method and split holding the radius (transfer attacks are never used),
+preferring most samples, then most steps, then the latest written. ``input.*`` prefers ``input_stats`` over
+most samples, then the smaller tol; ``theorem1.*`` the result over most samples. A path whose data is missing
 gives ``None``; a malformed path is a :class:`ConfigError`.
 """
 
@@ -28,9 +34,10 @@ from typing import Any, Iterator
 from hessianlab.errors import ConfigError
 from hessianlab.report.runs import RunRecord
 
-ROOTS = ("config", "final", "summary", "eigs", "attack", "input")
+ROOTS = ("config", "final", "summary", "eigs", "attack", "input", "theorem1")
 INPUT_QUANTITIES = ("lambda1_x", "grad_norm_x")
 INPUT_STATS = ("mean", "median", "q10", "q90")
+THEOREM1_STATS = ("fraction_psd", "fraction_rank_le_classes", "max_rank", "median_ratio", "min_ratio")
 SPLITS = ("train", "test")
 EIGS_KINDS = ("eigs", "subsampled")
 
@@ -54,6 +61,10 @@ def check_path(path: str) -> None:
                 or (len(parts) > 2 and parts[2] not in INPUT_STATS)):
             raise ConfigError(f"metric path {path!r}: use input.lambda1_x|grad_norm_x[.train|test[."
                               f"{'|'.join(INPUT_STATS)}]]")
+    if root == "theorem1":
+        parts = rest.split(".")
+        if parts[0] not in THEOREM1_STATS or len(parts) > 2 or (len(parts) == 2 and parts[1] not in SPLITS):
+            raise ConfigError(f"metric path {path!r}: use theorem1.{'|'.join(THEOREM1_STATS)}[.train|test]")
 
 
 def value(run: RunRecord, path: str) -> Any:
@@ -72,17 +83,24 @@ def value(run: RunRecord, path: str) -> Any:
         method, split, eps = rest.split(".", 2)
         return attack_accuracy(run, method, split, float(eps))
     parts = rest.split(".")
+    if root == "theorem1":
+        return theorem1_stat(run, parts[0], parts[1] if len(parts) > 1 else "test")
     return input_stat(run, parts[0], parts[1] if len(parts) > 1 else "train", parts[2] if len(parts) > 2 else "mean")
 
 
 def parse_eigs_key(key: str) -> dict[str, str] | None:
-    """Split an eigs key ``METHOD/WHICH/k=K/SPLIT/samples=S/seed=N/DTYPE[/params=RE]``; ``None`` if malformed."""
+    """Split an eigs key ``METHOD/WHICH/k=K/SPLIT/samples=S/seed=N/DTYPE[/tol=T][/verify][/params=RE]``
+    (``tol`` is ``''`` in keys written before it was part of them); ``None`` if malformed."""
     parts = key.split("/")
     if len(parts) < 7 or not parts[2].startswith("k=") or not parts[4].startswith("samples="):
         return None
+    rest = parts[7:]
+    tol = rest.pop(0).removeprefix("tol=") if rest and rest[0].startswith("tol=") else ""
+    if rest and rest[0] == "verify":
+        rest.pop(0)
     return {"method": parts[0], "which": parts[1], "k": parts[2][2:], "split": parts[3],
             "samples": parts[4][len("samples="):], "seed": parts[5].removeprefix("seed="), "dtype": parts[6],
-            "params": "/".join(parts[7:]).removeprefix("params="), "key": key}
+            "tol": tol, "params": "/".join(rest).removeprefix("params="), "key": key}
 
 
 def _eigs_entries(run: RunRecord) -> Iterator[tuple[dict[str, str], dict[str, Any]]]:
@@ -98,6 +116,17 @@ def _sample_rank(samples: str) -> float:
     return math.inf if samples == "all" else float(samples) if samples.isdigit() else 0.0
 
 
+def _key_setting(key: str, name: str) -> str:
+    """The value of the ``name=VALUE`` part of a result key (``''`` when absent)."""
+    return next((p[len(name) + 1:] for p in key.split("/") if p.startswith(name + "=")), "")
+
+
+def _accuracy_rank(tol: str) -> float:
+    """Smaller tolerances rank higher; an unknown one lowest."""
+    value = _float(tol)
+    return -value if value is not None else -math.inf
+
+
 def spectrum(run: RunRecord, split: str, samples: str | None = None, *, prefer: str = "k") -> list[float] | None:
     """Top eigenvalues (LA, whole parameter vector) on ``split``.
 
@@ -111,7 +140,8 @@ def spectrum(run: RunRecord, split: str, samples: str | None = None, *, prefer: 
             continue
         k = int(info["k"]) if info["k"].isdigit() else 0
         size = _sample_rank(info["samples"])
-        this = ((k, size) if prefer == "k" else (size, k)) + (info["dtype"] == "float64", info["key"])
+        this = ((k, size) if prefer == "k" else (size, k)) + (info["dtype"] == "float64",
+                                                             _accuracy_rank(info["tol"]), info["key"])
         if rank is None or this > rank:
             best, rank = payload, this
     if best is None:
@@ -132,14 +162,19 @@ def lambda1(run: RunRecord, split: str) -> float | None:
 
 
 def attack_accuracy(run: RunRecord, method: str, split: str, eps: float) -> float | None:
-    """White-box robust accuracy of ``method`` on ``split`` at radius ``eps``, or ``None``."""
-    for key, payload in run.results.get("attack", {}).items():
+    """White-box robust accuracy of ``method`` on ``split`` at radius ``eps``, or ``None`` (see the module
+    docstring for the choice among several results)."""
+    best, rank = None, None
+    for order, (key, payload) in enumerate(run.results.get("attack", {}).items()):
         if payload.get("transfer") or payload.get("split") != split or key.split("/")[0] != method:
             continue
         for e, acc in zip(payload.get("eps", []), payload.get("accuracy", [])):
             if math.isclose(float(e), eps, rel_tol=1e-9, abs_tol=1e-12):
-                return _number(acc)
-    return None
+                steps = (payload.get("attack") or {}).get("steps") or 0
+                this = (payload.get("num_samples") or 0, steps, order)
+                if rank is None or this > rank:
+                    best, rank = _number(acc), this
+    return best
 
 
 def attack_eps(runs: list[RunRecord], method: str) -> list[float]:
@@ -154,10 +189,22 @@ def attack_eps(runs: list[RunRecord], method: str) -> list[float]:
 
 def input_stat(run: RunRecord, quantity: str, split: str = "train", stat: str = "mean") -> float | None:
     """Summary ``stat`` of ``quantity`` (``lambda1_x`` or ``grad_norm_x``) from ``input_stats`` on ``split``."""
-    for key in sorted(run.results.get("input_stats", {}), key=lambda k: ("samples=all" not in k, k)):
-        if key.split("/")[0] == split:
-            return _number(run.results["input_stats"][key].get(quantity, {}).get(stat))
-    return None
+    payload = _best(run, "input_stats", split)
+    return None if payload is None else _number(payload.get(quantity, {}).get(stat))
+
+
+def theorem1_stat(run: RunRecord, stat: str, split: str = "test") -> float | None:
+    """Summary ``stat`` of the ``theorem1`` result on ``split`` (e.g. ``fraction_psd``), or ``None``."""
+    payload = _best(run, "theorem1", split)
+    return None if payload is None else _number(payload.get("summary", {}).get(stat))
+
+
+def _best(run: RunRecord, kind: str, split: str) -> dict[str, Any] | None:
+    """The ``kind`` result on ``split`` over most samples, then with the smallest tol, then the last key."""
+    entries = run.results.get(kind, {})
+    ranked = [((_sample_rank(_key_setting(k, "samples")), _accuracy_rank(_key_setting(k, "tol")), k), k)
+              for k in entries if k.split("/")[0] == split]
+    return entries[max(ranked)[1]] if ranked else None
 
 
 def _number(v: Any) -> float | None:

@@ -1,4 +1,4 @@
-"""Report tables: Yao et al. Table 1 shape, the generic runs table, and the paper's reference rows.
+"""Report tables: Yao et al. Table 1 shape, the generic runs table, and the papers' tables as printed.
 
 A :class:`Table` holds display cells (strings, for Markdown and HTML) and raw records (numbers, for CSV).
 Rows of runs that did not reach the target loss are marked with :data:`DAGGER` and a footnote says that
@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from hessianlab.report import metrics as M
 from hessianlab.report.aggregate import Stat, fmt_number, fmt_stat, group_runs, group_stat, varying_axes
-from hessianlab.report.reference import MISSING, SETTINGS, SOURCE, reference_rows
+from hessianlab.report.reference import PaperTable
 from hessianlab.report.runs import RunRecord
 
 DAGGER = "†"
@@ -107,23 +107,14 @@ def runs_table(runs: Sequence[RunRecord]) -> Table:
     return Table("runs", "Runs", columns, rows, records, notes)
 
 
-def reference_table() -> Table:
-    """Yao et al. Table 1 as printed in the paper (the paper's settings, not ours)."""
-    columns = ["Model", "Batch", "Acc. % train (test)", "λ1^θ train (test)", "λ1^x train (test)",
-               "‖∇x J‖ train (test)", "Acc % ε = 0.02 train (test)", "Acc % ε = 0.01 train (test)"]
-    rows, records = [], []
-    for r in reference_rows():
-        pairs = [r.acc, r.lambda1_theta, r.lambda1_x, r.grad_norm_x, r.acc_eps[0.02], r.acc_eps[0.01]]
-        rows.append([r.model.upper(), str(r.batch)] + [f"{a:g} ({b:g})" for a, b in pairs])
-        names = ["acc", "lambda1_theta", "lambda1_x", "grad_norm_x", "acc_eps0.02", "acc_eps0.01"]
-        record: dict[str, Any] = {"model": r.model, "dataset": r.dataset, "batch_size": r.batch}
-        for name, (a, b) in zip(names, pairs):
-            record.update({f"{name}_train": a, f"{name}_test": b})
-        records.append(record)
-    notes = [f"Source: {SOURCE}. These are the {SETTINGS}; they are NOT our settings and are shown for "
-             "reference only."] + [f"{k} left out: {v}." for k, v in MISSING.items()]
-    return Table("reference_yao2018_table1", "Paper reference: Yao et al. 2018, Table 1 (paper's settings)",
-                 columns, rows, records, notes)
+def paper_table(table: PaperTable) -> Table:
+    """A paper's table as printed (the paper's settings, not ours), with its source and settings as notes."""
+    s = table.settings
+    notes = [f"Source: {table.source}", f"These are the {s.describe()}. They are NOT our settings: compare "
+             "trends, not values.", *table.notes]
+    return Table(f"paper_{table.key.replace('.', '_')}",
+                 f"{table.paper.short}, Table {table.number}: paper's settings ({s.dataset}, {s.model})",
+                 [c.header for c in table.columns], table.display(), table.records(), notes)
 
 
 def _cell(v: Any) -> str:

@@ -6,6 +6,10 @@
   monotone triple gets p = 0). For n > 8 it is ``spearmanr``'s.
 * ``less`` / ``greater``: Welch's two-sample t-test (two-sided p) between the ``y`` of the runs matching
   ``where_a`` and of those matching ``where_b``; the effect is ``mean_a - mean_b``. Each group needs ≥ 2 runs.
+* ``bound``: no statistics; ``supported`` when every compared run's ``y`` lies in ``[min, max]``,
+  ``contradicted`` when one does not (the statistic is the value farthest outside, else the one closest to a
+  bound), ``inconclusive`` without values.
+* ``describe``: verdict ``reported`` with the smallest, mean and largest ``y`` (no expectation to test).
 
 Verdict: ``supported`` when the effect has the expected sign, p ≤ alpha and (spearman) |ρ| ≥ min_rho;
 ``contradicted`` when the same holds with the opposite sign; ``inconclusive`` otherwise, with the reason
@@ -26,7 +30,7 @@ from hessianlab.report import metrics as M
 from hessianlab.report.claims import Claim, matches
 from hessianlab.report.runs import RunRecord
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, REPORTED = "supported", "contradicted", "inconclusive", "reported"
 EXACT_MAX_N = 8
 
 if TYPE_CHECKING:
@@ -39,9 +43,10 @@ class Verdict:
 
     Attributes:
         claim: the claim.
-        verdict: ``supported`` | ``contradicted`` | ``inconclusive``.
+        verdict: ``supported`` | ``contradicted`` | ``inconclusive`` | ``reported`` (describe).
         reason: one sentence saying why.
-        statistic: ρ (spearman) or ``mean_a - mean_b`` (less/greater); ``None`` when not computable.
+        statistic: ρ (spearman), ``mean_a - mean_b`` (less/greater), the deciding value (bound) or the mean
+            (describe); ``None`` when not computable.
         p_value: two-sided p-value, or ``None``.
         n: number of points compared.
         compared: run ids compared (for less/greater: group A then group B).
@@ -72,6 +77,8 @@ def evaluate(claim: Claim, runs: Sequence[RunRecord]) -> Verdict:
             pool.append(run)
     if claim.test == "spearman":
         return _spearman(claim, pool, excluded)
+    if claim.test in ("bound", "describe"):
+        return _values(claim, pool, excluded)
     return _groups(claim, pool, excluded)
 
 
@@ -151,6 +158,29 @@ def _groups(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str]) -
     return Verdict(verdict=verdict, reason=reason, statistic=diff, p_value=p, details=details, **base)
 
 
+def _values(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str]) -> Verdict:
+    """``bound`` and ``describe``: every run's ``y`` on its own."""
+    pts = _points(claim, runs, None, excluded)
+    base = dict(claim=claim, n=len(pts), compared=[p[0].run_id for p in pts], excluded=excluded, p_value=None)
+    if not pts:
+        return Verdict(verdict=INCONCLUSIVE, reason=f"no run has a value for {claim.y}", statistic=None, **base)
+    y = np.array([p[2] for p in pts])
+    details: dict[str, object] = {"min": float(y.min()), "mean": float(y.mean()), "max": float(y.max())}
+    summary = f"{claim.y}: min {y.min():.4g}, mean {y.mean():.4g}, max {y.max():.4g} over {len(pts)} run(s)"
+    if claim.test == "describe":
+        return Verdict(verdict=REPORTED, reason=summary, statistic=float(y.mean()), details=details, **base)
+    low = -math.inf if claim.min is None else claim.min
+    high = math.inf if claim.max is None else claim.max
+    margin = np.minimum(y - low, high - y)  # < 0 outside the bounds
+    worst = int(np.argmin(margin))
+    bounds = f"[{'-inf' if claim.min is None else f'{low:g}'}, {'inf' if claim.max is None else f'{high:g}'}]"
+    if margin[worst] < 0:
+        return Verdict(verdict=CONTRADICTED, reason=f"{pts[worst][0].run_id} has {claim.y} = {y[worst]:.4g} outside "
+                       f"{bounds}; {summary}", statistic=float(y[worst]), details=details, **base)
+    return Verdict(verdict=SUPPORTED, reason=f"every value in {bounds}; {summary}", statistic=float(y[worst]),
+                   details=details, **base)
+
+
 def _decide(signed: float, p: float, alpha: float, size: float | None, min_size: float | None,
             effect: str) -> tuple[str, str]:
     """Map a signed effect (positive = expected direction), p and effect size to a verdict and reason."""
@@ -173,9 +203,9 @@ def verdict_table(verdicts: Sequence[Verdict]) -> Table:
     rows, records = [], []
     for v in verdicts:
         c = v.claim
-        test = f"spearman({c.x}, {c.y}) {c.expect}" if c.test == "spearman" else f"{c.y}: A {c.test} than B"
-        stat = ("–" if v.statistic is None
-                else f"ρ = {v.statistic:.3g}" if c.test == "spearman" else f"Δ = {v.statistic:.4g}")
+        test = _test_text(c)
+        stat = ("–" if v.statistic is None else f"ρ = {v.statistic:.3g}" if c.test == "spearman"
+                else f"Δ = {v.statistic:.4g}" if c.test in ("less", "greater") else f"{v.statistic:.4g}")
         rows.append([c.id, c.statement, test, v.verdict, stat, "–" if v.p_value is None else f"{v.p_value:.3g}",
                      str(v.n), v.reason])
         records.append({"claim": c.id, "statement": c.statement, "test": c.test, "x": c.x, "y": c.y,
@@ -183,6 +213,17 @@ def verdict_table(verdicts: Sequence[Verdict]) -> Table:
                         "alpha": c.alpha, "n": v.n, "reason": v.reason, "compared": " ".join(v.compared),
                         "excluded": " ".join(v.excluded)})
     return Table("claims", "Claims and verdicts", columns, rows, records)
+
+
+def _test_text(c: Claim) -> str:
+    if c.test == "spearman":
+        return f"spearman({c.x}, {c.y}) {c.expect}"
+    if c.test == "bound":
+        return " and ".join(([f"{c.y} ≥ {c.min:g}"] if c.min is not None else [])
+                            + ([f"{c.y} ≤ {c.max:g}"] if c.max is not None else [])) + " for every run"
+    if c.test == "describe":
+        return f"{c.y} (reported)"
+    return f"{c.y}: A {c.test} than B"
 
 
 def describe_runs(v: Verdict) -> str:

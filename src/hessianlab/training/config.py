@@ -10,11 +10,17 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from hessianlab.errors import ConfigError
-from hessianlab.training.schedules import parse_batch_schedule, parse_lr_schedule
+from hessianlab.training.schedules import (
+    RatioLR,
+    parse_batch_schedule,
+    parse_lr_schedule,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,19 @@ class TrainConfig:
     this run (Yao et al. train robustly from an already trained model).
     Curvature tracking: ``track_lambda1`` (``"all"`` or a number of training samples) records λ1 of the
     Hessian and the full-batch gradient norm after every epoch (see :mod:`hessianlab.training.hooks`).
+
+    Large batches (ABSA paper, Appendix B strategies; see :mod:`hessianlab.training.scaling`):
+    FB: ``lr_scale_ref`` = B_ref turns on the linear scaling rule ``lr x batch_size / B_ref`` with a warm-up
+    of ``lr_warmup_epochs`` epochs (at the initial batch size); GG: ``batch_schedule="smith:BMAX"``;
+    ABS/ABSA: ``batch_schedule="abs"`` with Algorithm 1's inputs ``abs_alpha`` (α), ``abs_beta`` (β),
+    ``abs_kappa`` (κ), ``abs_every`` (n, in samples; ``None`` = one epoch), ``abs_batch_min`` /
+    ``abs_batch_max`` (``None`` = no lower bound / the training-set size), and the eigenvalue measurement
+    ``abs_eig_samples`` (``"all"`` or a count), ``abs_eig_tol``, ``abs_eig_seed`` (``None`` = ``seed``),
+    ``abs_eig_params`` (parameter-name regex of a block Hessian), ``abs_eig_method`` (power | lanczos).
+    ABSA is ABS with ``adversarial`` (the paper: fgsm, ``adv_eps`` 0.005, ``adv_ratio`` γ = 0.2, given
+    explicitly), whose γ is divided by ``adv_omega`` at every eigenvalue decrease and is 0 from update
+    ``adv_tau`` on (``adv_tau`` works for any adversarial run). ``max_physical_batch`` splits larger batches
+    into micro-batches with gradient accumulation (exact without BatchNorm; see the trainer).
     """
 
     model: str = "m1"
@@ -61,6 +80,22 @@ class TrainConfig:
     adv_bn_mode: str = "eval"
     init_from: str | None = None
     track_lambda1: int | str | None = None
+    lr_scale_ref: int | None = None
+    lr_warmup_epochs: float = 0.0
+    max_physical_batch: int | None = None
+    adv_omega: float = 2.0
+    adv_tau: int | None = None
+    abs_alpha: float = 2.0
+    abs_beta: float = 2.0
+    abs_kappa: int = 10
+    abs_every: int | None = None
+    abs_batch_min: int | None = None
+    abs_batch_max: int | None = None
+    abs_eig_samples: int | str = 2048
+    abs_eig_tol: float = 1e-3
+    abs_eig_seed: int | None = None
+    abs_eig_params: str | None = None
+    abs_eig_method: str = "power"
 
     def __post_init__(self) -> None:
         _check_positive_int("batch_size", self.batch_size)
@@ -90,17 +125,74 @@ class TrainConfig:
             _check_number("adv_ratio", self.adv_ratio, low=0.0, high=1.0)
             if self.adv_bn_mode not in ("eval", "train"):
                 raise ConfigError(f"adv_bn_mode: {self.adv_bn_mode!r} is not allowed; use eval or train")
+            _check_number("adv_omega", self.adv_omega, low=1.0)
+            if self.adv_tau is not None and (not isinstance(self.adv_tau, int) or isinstance(self.adv_tau, bool)
+                                             or self.adv_tau < 0):
+                raise ConfigError(f"adv_tau: must be a non-negative integer (SGD updates) or None, "
+                                  f"got {self.adv_tau!r}")
         if self.track_lambda1 is not None and self.track_lambda1 != "all":
             _check_positive_int("track_lambda1", self.track_lambda1)
-        parse_lr_schedule(self.lr_schedule, self.lr)
-        parse_batch_schedule(self.batch_schedule, self.batch_size)
+        if self.max_physical_batch is not None:
+            _check_positive_int("max_physical_batch", self.max_physical_batch)
+        self._check_large_batch()
+        self._check_only_with("adversarial", self.adversarial is not None, ("adv_omega", "adv_tau"))
+        self._check_only_with("batch_schedule abs", self.batch_schedule == "abs",
+                              tuple(f.name for f in fields(self) if f.name.startswith("abs_")) + ("adv_omega",))
+
+    def _check_large_batch(self) -> None:
+        """Schedules (FB, GG, ABS) and their combinations."""
+        lr_schedule = parse_lr_schedule(self.lr_schedule, self.lr)
+        if self.lr_scale_ref is not None:
+            _check_positive_int("lr_scale_ref", self.lr_scale_ref)
+        _check_number("lr_warmup_epochs", self.lr_warmup_epochs, low=0.0)
+        if self.lr_warmup_epochs > 0 and self.lr_scale_ref is None:
+            raise ConfigError("lr_warmup_epochs: the warm-up ramps to the linearly scaled LR; set lr_scale_ref too")
+        scaled = self.lr_scale_ref is not None or self.batch_schedule != "constant"
+        if isinstance(lr_schedule, RatioLR) and scaled:
+            raise ConfigError("lr_schedule ratio already ties the LR to the batch size; use step, multistep or "
+                              "constant with lr_scale_ref or batch_schedule smith/abs")
+        if self.batch_schedule != "abs":
+            parse_batch_schedule(self.batch_schedule, self.batch_size, lr_schedule)
+            return
+        for name in ("abs_alpha", "abs_beta"):
+            _check_number(name, getattr(self, name), low=1.0, low_open=True)
+        _check_positive_int("abs_kappa", self.abs_kappa)
+        for name in ("abs_every", "abs_batch_min", "abs_batch_max"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
+        if self.abs_batch_min is not None and self.batch_size < self.abs_batch_min:
+            raise ConfigError(f"abs_batch_min: the initial batch_size {self.batch_size} is below it "
+                              f"({self.abs_batch_min}); Alg. 1 never shrinks the batch")
+        if self.abs_batch_max is not None and self.batch_size > self.abs_batch_max:
+            raise ConfigError(f"abs_batch_max: {self.abs_batch_max} is below the initial batch_size {self.batch_size}")
+        if self.abs_eig_samples != "all":
+            _check_positive_int("abs_eig_samples", self.abs_eig_samples)
+        _check_number("abs_eig_tol", self.abs_eig_tol, low=0.0, low_open=True)
+        if self.abs_eig_seed is not None and (not isinstance(self.abs_eig_seed, int)
+                                              or isinstance(self.abs_eig_seed, bool) or self.abs_eig_seed < 0):
+            raise ConfigError(f"abs_eig_seed: must be a non-negative integer or None, got {self.abs_eig_seed!r}")
+        if self.abs_eig_params is not None:
+            try:
+                re.compile(self.abs_eig_params)
+            except (re.error, TypeError):
+                raise ConfigError(f"abs_eig_params: {self.abs_eig_params!r} is not a valid regex") from None
+        if self.abs_eig_method not in ("power", "lanczos"):
+            raise ConfigError(f"abs_eig_method: {self.abs_eig_method!r} is not allowed; use power or lanczos")
+
+    def _check_only_with(self, condition: str, active: bool, names: tuple[str, ...]) -> None:
+        """A field that only ``condition`` uses must keep its default otherwise (it would be silently ignored)."""
+        if active:
+            return
+        for name in names:
+            if getattr(self, name) != _DEFAULTS[name]:
+                raise ConfigError(f"{name}: only used with {condition}; remove it or set {condition}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every field."""
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Build from a mapping; an unknown key is a :class:`ConfigError` naming it and the allowed keys."""
         allowed = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - allowed)
@@ -112,9 +204,19 @@ class TrainConfig:
             raise ConfigError(f"bad config: {exc}") from None
 
     def config_hash(self) -> str:
-        """SHA-256 (hex, 16 chars) of the canonical JSON of :meth:`to_dict`."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """SHA-256 (hex, 16 chars) of the canonical JSON of :meth:`to_dict`.
+
+        Fields added after runs were first stored (:data:`_LATER_FIELDS`) are left out while they hold their
+        default, so a config that does not use them keeps the hash (and run folder) it had before.
+        """
+        data = {k: v for k, v in self.to_dict().items() if not (k in _LATER_FIELDS and v == _DEFAULTS[k])}
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
+_LATER_FIELDS = frozenset(("lr_scale_ref", "lr_warmup_epochs", "max_physical_batch", "adv_omega", "adv_tau",
+                           *(name for name in _DEFAULTS if name.startswith("abs_"))))
 
 
 def _check_positive_int(name: str, value: Any) -> None:

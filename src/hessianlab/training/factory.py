@@ -7,8 +7,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from hessianlab.attacks.mixing import AdvRatioSchedule
+from hessianlab.training.abs_schedule import AdaptiveBatchSchedule, EigenProbe
+from hessianlab.training.adaptive import AdaptiveBatchRule
 from hessianlab.training.config import TrainConfig
-from hessianlab.training.schedules import BatchSchedule, LRSchedule, parse_batch_schedule, parse_lr_schedule
+from hessianlab.training.scaling import NoiseScaledLR, WarmupScaledLR, warmup_updates
+from hessianlab.training.schedules import (
+    BatchSchedule,
+    LRSchedule,
+    parse_batch_schedule,
+    parse_lr_schedule,
+)
 
 
 def meta_to_dict(meta: Any) -> dict[str, Any]:
@@ -44,9 +53,42 @@ def model_from_config(config: TrainConfig, data_meta: dict[str, Any], *, seed: i
     )
 
 
-def schedules_from_config(config: TrainConfig) -> tuple[LRSchedule, BatchSchedule]:
-    """The LR and batch-size schedules named by ``config``."""
-    return parse_lr_schedule(config.lr_schedule, config.lr), parse_batch_schedule(config.batch_schedule, config.batch_size)
+def schedules_from_config(config: TrainConfig, num_train: int) -> tuple[LRSchedule, BatchSchedule]:
+    """The LR and batch-size schedules of ``config`` for a training set of ``num_train`` samples.
+
+    The LR is composed as ``lr_schedule`` (the baseline BL), times Goyal et al.'s linear scaling with
+    warm-up when ``lr_scale_ref`` is set (FB), times ``B / batch_size`` when the batch size is scheduled
+    (GG ``smith:BMAX`` and ABS ``abs``: keep the baseline's noise scale ``lr / B``).
+    """
+    baseline = parse_lr_schedule(config.lr_schedule, config.lr)
+    lr: LRSchedule = baseline
+    if config.lr_scale_ref is not None:
+        warmup = warmup_updates(config.lr_warmup_epochs, num_train, config.batch_size)
+        lr = WarmupScaledLR(baseline, config.batch_size / config.lr_scale_ref, warmup)
+    if config.batch_schedule == "abs":
+        batch: BatchSchedule = _adaptive_schedule(config, num_train)
+    else:
+        batch = parse_batch_schedule(config.batch_schedule, config.batch_size, baseline)
+    if config.batch_schedule != "constant":
+        lr = NoiseScaledLR(lr, batch, config.batch_size)
+    return lr, batch
+
+
+def adv_ratio_schedule(config: TrainConfig) -> AdvRatioSchedule | None:
+    """γ over training for adversarial runs (``adv_ratio``, ``adv_omega``, ``adv_tau``); ``None`` without."""
+    if config.adversarial is None:
+        return None
+    return AdvRatioSchedule(config.adv_ratio, omega=config.adv_omega, tau=config.adv_tau)
+
+
+def _adaptive_schedule(config: TrainConfig, num_train: int) -> AdaptiveBatchSchedule:
+    batch_max = config.abs_batch_max if config.abs_batch_max is not None else max(num_train, config.batch_size)
+    rule = AdaptiveBatchRule(config.batch_size, batch_max, alpha=config.abs_alpha, beta=config.abs_beta,
+                             kappa=config.abs_kappa)
+    probe = EigenProbe(samples=config.abs_eig_samples,
+                       seed=config.seed if config.abs_eig_seed is None else config.abs_eig_seed,
+                       tol=config.abs_eig_tol, params=config.abs_eig_params, method=config.abs_eig_method)
+    return AdaptiveBatchSchedule(rule, config.abs_every or num_train, probe, adv_ratio_schedule(config))
 
 
 def load_splits(config: TrainConfig) -> tuple[Any, Any]:

@@ -12,6 +12,11 @@ Semantics
   train/test loss and accuracy, lr, batch size, updates and samples so far, wall seconds, plus whatever the
   epoch hooks return. Training stops when the training loss reaches ``target_loss``, or at
   ``max_epochs``/``max_updates``; a non-finite loss stops the run as *diverged* (not a crash).
+* Large batches: with ``max_physical_batch`` a larger batch is processed in micro-batches with gradient
+  accumulation and one optimizer step (:mod:`hessianlab.training.accumulate`; exact without BatchNorm);
+  records count the ``accumulated_updates``. A batch schedule with ``after_update`` (ABS/ABSA) is called
+  after every update and may change the batch size mid-epoch; its decision records go to
+  ``decisions.jsonl`` and its eigen-solve time to the records' ``eig_seconds``.
 * A checkpoint (model, optimizer, schedules, counters, metric history) is written atomically after each
   epoch. Resuming after any interruption (``kill -9`` included) redoes at most the unfinished epoch and ends
   with exactly the metrics of an uninterrupted run (wall-clock fields aside).
@@ -19,28 +24,37 @@ Semantics
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import time
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hessianlab.data import BatchIterator, Dataset, Epoch
 from hessianlab.data import augment as augment_batch
+from hessianlab.training.accumulate import accumulate_gradients
+from hessianlab.training.adversarial import BatchTransform, adversarial_transform
 from hessianlab.training.config import TrainConfig
 from hessianlab.training.evaluate import evaluate
-from hessianlab.training.factory import model_from_config, schedules_from_config
+from hessianlab.training.factory import (
+    adv_ratio_schedule,
+    model_from_config,
+    schedules_from_config,
+)
 from hessianlab.training.schedules import BatchSchedule, LRSchedule, ScheduleState
 
 if TYPE_CHECKING:
     from hessianlab.experiments.store import RunDir
 
+log = logging.getLogger(__name__)
+
 _SEED_STRIDE = 1_000_003  # separates per-epoch seed streams of different run seeds
-_ADV_SALT = 0xAD
 
 
 @dataclass(frozen=True)
@@ -104,7 +118,7 @@ def train(
     model = model_from_config(config, run.data_meta, seed=config.seed)
     if config.init_from is not None:
         model.load_state_dict(init_weights(config.init_from, run))
-    lr_schedule, batch_schedule = schedules_from_config(config)
+    lr_schedule, batch_schedule = schedules_from_config(config, len(train_data))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     state = {"epoch": 0, "updates": 0, "samples_seen": 0, "last_batch_size": config.batch_size, "wall_seconds": 0.0,
@@ -118,6 +132,7 @@ def train(
         batch_schedule.load_state_dict(ckpt["batch_schedule"])
         state = ckpt["state"]
         run.write_metrics(state["history"])
+        _write_decisions(run, batch_schedule)
     if state["stopped"] is not None:  # finished before; make sure the final model and status exist
         return _finish(run, model, state)
 
@@ -125,16 +140,30 @@ def train(
         from hessianlab.training.hooks import CurvatureHook
 
         hooks = (*hooks, CurvatureHook(samples=config.track_lambda1, seed=config.seed))
+    if config.max_physical_batch is not None and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                                     for m in model.modules()):
+        log.warning("max_physical_batch with BatchNorm: micro-batches use their own batch statistics, so the "
+                    "accumulated gradient is not the full batch's")
     run.set_status("running")
     iterator = BatchIterator(train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed,
                              augment=augment_batch if config.augment else None)
+    transform = adversarial_transform(config, _gamma(config, batch_schedule, state))
+    after_update = (functools.partial(batch_schedule.after_update, data=train_data)
+                    if hasattr(batch_schedule, "after_update") else None)
+    from hessianlab.distributed import DataParallelStep, current  # DDP under torchrun (see that package)
+
+    gradient_fn = DataParallelStep(model) if current().is_distributed else accumulate_gradients
     started = time.perf_counter() - state["wall_seconds"]
     while state["stopped"] is None:
         epoch = state["epoch"]
         torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout masks of this epoch
+        eig_before = getattr(batch_schedule, "eig_seconds", 0.0)
         diverged, lr, batch_size = sgd_epoch(model, optimizer, iterator.epoch(epoch), lr_schedule, batch_schedule,
-                                             state, config.max_updates, adversarial_transform(config))
+                                             state, config.max_updates, transform,
+                                             max_physical_batch=config.max_physical_batch, after_update=after_update,
+                                             gradient_fn=gradient_fn)
         record = _epoch_record(model, config, train_data, test_data, hooks, state, epoch, lr, batch_size)
+        record["eig_seconds"] = getattr(batch_schedule, "eig_seconds", 0.0) - eig_before
         record["wall_seconds"] = time.perf_counter() - started
         state["history"].append(record)
         state["epoch"] = epoch + 1
@@ -144,10 +173,25 @@ def train(
                              "lr_schedule": lr_schedule.state_dict(), "batch_schedule": batch_schedule.state_dict(),
                              "state": state})
         run.write_metrics(state["history"])
+        _write_decisions(run, batch_schedule)
         if on_epoch is not None:
             on_epoch(record)
 
     return _finish(run, model, state)
+
+
+def _gamma(config: TrainConfig, batch_schedule: BatchSchedule, state: dict[str, Any]) -> Callable[[], float]:
+    """γ for the next batch: ABSA's (from the adaptive schedule) or ``adv_ratio`` with ``adv_tau``."""
+    if hasattr(batch_schedule, "adv_ratio"):
+        return lambda: batch_schedule.adv_ratio(state["updates"])
+    schedule = adv_ratio_schedule(config)
+    return lambda: 0.0 if schedule is None else schedule.ratio(state["updates"])
+
+
+def _write_decisions(run: RunDir, batch_schedule: BatchSchedule) -> None:
+    records = getattr(batch_schedule, "records", None)
+    if records is not None:
+        run.write_decisions(records)
 
 
 def _finish(run: RunDir, model: nn.Module, state: dict[str, Any]) -> TrainResult:
@@ -156,22 +200,32 @@ def _finish(run: RunDir, model: nn.Module, state: dict[str, Any]) -> TrainResult
     result = _result(state)
     run.save_model(model.state_dict())
     summary = {k: result.final.get(k) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    summary.update(epochs=result.epochs, updates=result.updates, reached_target=result.reached_target)
+    summary.update(epochs=result.epochs, updates=result.updates, reached_target=result.reached_target,
+                   accumulation=result.final.get("accumulated_updates", 0) > 0,
+                   eig_seconds=sum(r.get("eig_seconds", 0.0) for r in result.history))
     run.set_status(result.status, result.reason, summary)
     return result
 
 
-BatchTransform = Callable[[nn.Module, torch.Tensor, torch.Tensor, int, int], torch.Tensor]
+AfterUpdate = Callable[[nn.Module, ScheduleState, float], Any]
+GradientFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int | None], float]
 
 
 def sgd_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: Epoch, lr_schedule: LRSchedule,
               batch_schedule: BatchSchedule, state: dict[str, Any], max_updates: int | None = None,
-              transform: BatchTransform | None = None) -> tuple[bool, float, int]:
+              transform: BatchTransform | None = None, *, max_physical_batch: int | None = None,
+              after_update: AfterUpdate | None = None,
+              gradient_fn: GradientFn = accumulate_gradients) -> tuple[bool, float, int]:
     """Run the SGD updates of one epoch (train mode), querying both schedules before every update.
 
     ``state`` holds the counters ``updates`` and ``samples_seen`` (updated in place) and ``last_batch_size``.
     ``transform(model, x, y, epoch, position) -> x`` rewrites each batch before the update (adversarial
     mixing); ``position`` is the batch's start within the epoch, so a transform can seed itself per batch.
+    A batch larger than ``max_physical_batch`` is split into micro-batches whose gradients are accumulated
+    before the single step (counted in ``state["accumulated_updates"]``). ``after_update(model, counters, lr)``
+    is called after every step with the counters after it (``batch_size`` = samples the step consumed).
+    ``gradient_fn(model, x, y, max_physical_batch) -> loss`` fills ``.grad`` (data-parallel training passes a
+    :class:`hessianlab.distributed.DataParallelStep`, which shards the batch across ranks).
     Returns ``(diverged, last lr, last batch size)``; stops early on a non-finite loss or at ``max_updates``.
     """
     model.train()
@@ -187,15 +241,18 @@ def sgd_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: Epoch, 
         lr = lr_schedule.lr(ScheduleState(epoch.epoch, state["updates"], state["samples_seen"], x.shape[0]))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = F.cross_entropy(model(x), y)
-        if not torch.isfinite(loss):
-            return True, lr, batch_size
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = gradient_fn(model, x, y, max_physical_batch)
+        if not math.isfinite(loss):
+            return True, lr, batch_size
         optimizer.step()
         state["updates"] += 1
         state["samples_seen"] += x.shape[0]
         state["last_batch_size"] = batch_size
+        if max_physical_batch is not None and x.shape[0] > max_physical_batch:
+            state["accumulated_updates"] = state.get("accumulated_updates", 0) + 1
+        if after_update is not None:
+            after_update(model, ScheduleState(epoch.epoch, state["updates"], state["samples_seen"], x.shape[0]), lr)
         if max_updates is not None and state["updates"] >= max_updates:
             break
     return False, lr, batch_size
@@ -218,28 +275,6 @@ def init_weights(source: str, run: RunDir) -> dict[str, torch.Tensor]:
     return src.load_model().state_dict()
 
 
-def adversarial_transform(config: TrainConfig) -> BatchTransform | None:
-    """The batch transform of adversarial training per ``config`` (``None`` without ``adversarial``).
-
-    A fraction ``adv_ratio`` of each batch is replaced by examples of ``make_attack(adversarial, eps=adv_eps)``
-    against the current model; which samples is drawn from a generator seeded by (seed, epoch, position).
-    """
-    if config.adversarial is None:
-        return None
-    from hessianlab.attacks import make_attack, mix_adversarial
-    from hessianlab.data.loader import derive_seed
-
-    attack = make_attack(config.adversarial, eps=config.adv_eps)
-
-    def transform(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epoch: int, position: int) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(derive_seed(config.seed, epoch, position, _ADV_SALT))
-        x_mixed, _, _ = mix_adversarial(model, x, y, attack, config.adv_ratio, generator=gen,
-                                        bn_mode=config.adv_bn_mode)
-        return x_mixed
-
-    return transform
-
-
 def _epoch_record(model: nn.Module, config: TrainConfig, train_data: Dataset, test_data: Dataset,
                   hooks: Sequence[EpochHook], state: dict[str, Any], epoch: int, lr: float,
                   batch_size: int) -> dict[str, Any]:
@@ -248,7 +283,7 @@ def _epoch_record(model: nn.Module, config: TrainConfig, train_data: Dataset, te
     record: dict[str, Any] = {
         "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
         "test_acc": test_acc, "lr": lr, "batch_size": batch_size, "updates": state["updates"],
-        "samples_seen": state["samples_seen"],
+        "samples_seen": state["samples_seen"], "accumulated_updates": state.get("accumulated_updates", 0),
     }
     if math.isfinite(train_loss):
         ctx = EpochContext(model, epoch, state["updates"], config, train_data, test_data)

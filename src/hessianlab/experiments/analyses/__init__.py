@@ -4,20 +4,24 @@ Every analysis is called as ``ANALYSES[kind](run, params, context)`` with ``para
 and completed with defaults (see :attr:`Analysis.params`), writes with ``run.write_result(kind, key,
 payload)``, and tells the runner which results it writes: ``ANALYSES[kind].result_keys(params, context)``
 lists ``(results.json kind, key)`` pairs; a run whose results lack one of them gets the analysis (again).
+Keys hold every setting that changes the numbers, so changing one (``tol``, ``steps``, ``eps``, ...) always
+recomputes, and the same settings always reuse the stored result. A transfer attack or an interpolation whose
+selector picks the run itself has no result keys (it would repeat the white-box attack / draw a flat line).
 
 What each analysis writes into ``results.json`` (``S``: ``all`` or a sample count; numbers as Python prints them)
 
-* ``eigs`` -> ``["eigs"]["METHOD/WHICH/k=K/SPLIT/samples=S/seed=N/DTYPE[/params=REGEX]"]``:
+* ``eigs`` -> ``["eigs"]["METHOD/WHICH/k=K/SPLIT/samples=S/seed=N/DTYPE/tol=T[/verify][/params=REGEX]"]``:
   :meth:`EigenResult.to_dict` (method, which, k, eigenvalues, residual_norms, relative_residuals, converged,
   num_matvecs, iterations, seconds, tol, floor, operator_settings, info) [+ ``verify``].
 * ``subsampled`` -> ``["subsampled"][<eigs key with samples=B_H>]``, one per entry of ``samples``, same payload.
-* ``input_stats`` -> ``["input_stats"]["SPLIT/samples=S/seed=N/DTYPE"]``: ``lambda1_x`` and ``grad_norm_x``
+* ``input_stats`` -> ``["input_stats"]["SPLIT/samples=S/seed=N/DTYPE/tol=T"]``: ``lambda1_x`` and ``grad_norm_x``
   (mean, median, q10, q90), ``converged_fraction``, ``settings``.
-* ``attack`` -> ``["attack"]["METHOD/SPLIT[/from:SOURCE_RUN_NAME]"]``, one per method x split:
+* ``attack`` -> ``["attack"]["METHOD/SPLIT/eps=E1,E2/samples=S[/steps=N][/from:SOURCE_RUN_NAME]"]``, one per
+  method x split (``steps`` for ifgsm/pgd):
   :meth:`RobustResult.to_dict` (eps, accuracy, clean_accuracy, attack, num_samples, transfer) + ``split``,
   ``source`` (the source run folder, or null).
-* ``landscape`` -> ``["landscape"]["line|plane/SPLIT/radius=R/points=N/samples=S/seed=K"]`` or
-  ``["landscape"]["interpolate/SPLIT/to:TARGET_RUN_NAME/start=A/stop=B/points=N"]``: ``Line.to_dict()`` /
+* ``landscape`` -> ``["landscape"]["line|plane/SPLIT/radius=R/points=N/samples=S/seed=K/tol=T/eval=E"]`` or
+  ``["landscape"]["interpolate/SPLIT/to:TARGET_RUN_NAME/start=A/stop=B/points=N/eval=E"]``: ``Line.to_dict()`` /
   ``Plane.to_dict()`` + ``file`` (``landscape/<key>.json`` in the run folder, directions beside it as .pt),
   ``eigenvalues`` (line, plane) or ``target`` (interpolate).
 * ``theorem1`` -> ``["theorem1"]["SPLIT/samples=S/seed=N/method=M/rtol=R"]``: ``summary``, ``num_classes``,
@@ -38,6 +42,7 @@ from hessianlab.experiments import params as P
 from hessianlab.experiments.analyses import attack as _attack
 from hessianlab.experiments.analyses import curvature as _curv
 from hessianlab.experiments.analyses import landscape as _land
+from hessianlab.experiments.grid import select
 from hessianlab.experiments.store import RunDir
 
 __all__ = ["ANALYSES", "Analysis", "AnalysisContext"]
@@ -45,22 +50,30 @@ __all__ = ["ANALYSES", "Analysis", "AnalysisContext"]
 
 @dataclass(frozen=True)
 class AnalysisContext:
-    """What an analysis may know about the sweep: run folders by name, and the sweep points.
+    """What an analysis may know about the sweep: run folders by name, the sweep points and the zip groups.
 
-    ``select(selector)`` is the run whose sweep point equals this run's point with ``selector``'s axes
-    replaced (``{batch_size: 64}`` -> the batch-size-64 run with the same seed etc.).
+    ``select(selector)`` is the folder of the run :func:`hessianlab.experiments.grid.select` picks for this run
+    (``{batch_size: 64}`` -> the batch-size-64 run with the same seed etc.); ``is_self(selector)`` tells
+    whether that is this run.
     """
 
     name: str
     folders: Mapping[str, str]
     points: Mapping[str, Mapping[str, Any]]
+    groups: tuple[tuple[str, ...], ...] = ()
+
+    def selected(self, selector: Mapping[str, Any]) -> str:
+        """The name of the one run ``selector`` picks; :class:`KeyError` when it picks none or several."""
+        found = select(self.points, self.name, selector, self.groups)
+        if len(found) != 1:
+            raise KeyError(f"{selector} selects {len(found)} runs of the sweep for {self.name}, not one")
+        return found[0]
 
     def select(self, selector: Mapping[str, Any]) -> Path:
-        wanted = {**self.points[self.name], **selector}
-        for name, point in self.points.items():
-            if dict(point) == wanted:
-                return Path(self.folders[name])
-        raise KeyError(f"no run of the sweep has {wanted}")
+        return Path(self.folders[self.selected(selector)])
+
+    def is_self(self, selector: Mapping[str, Any] | None) -> bool:
+        return selector is not None and self.selected(selector) == self.name
 
 
 @dataclass(frozen=True)
@@ -91,24 +104,32 @@ _HESSIAN = {
 
 def _eigs_keys(p: dict[str, Any], kind: str, samples: list[Any]) -> list[tuple[str, str]]:
     return [(kind, _curv.eigs_key(k=p["k"], method=p["method"], which=p["which"], split=p["split"], samples=s,
-                                  seed=p["seed"], dtype=p["dtype"], params=p["params"])) for s in samples]
+                                  seed=p["seed"], dtype=p["dtype"], params=p["params"], tol=p["tol"],
+                                  verify=p.get("verify", False))) for s in samples]
 
 
 def _run_attack(run: RunDir, p: dict[str, Any], ctx: AnalysisContext) -> None:
+    if ctx.is_self(p["source"]):
+        return
     source = ctx.select(p["source"]) if p["source"] is not None else None
     _attack.attack(run, methods=p["methods"], eps=p["eps"], splits=p["splits"], samples=p["samples"],
                    steps=p["steps"], batch_size=p["batch_size"], source=source)
 
 
 def _attack_keys(p: dict[str, Any], ctx: AnalysisContext) -> list[tuple[str, str]]:
+    if ctx.is_self(p["source"]):
+        return []
     source = ctx.select(p["source"]) if p["source"] is not None else None
-    return [("attack", _attack.attack_key(m, s, source)) for m in p["methods"] for s in p["splits"]]
+    return [("attack", _attack.attack_key(m, s, source, eps=p["eps"], samples=p["samples"], steps=p["steps"]))
+            for m in p["methods"] for s in p["splits"]]
 
 
 def _run_landscape(run: RunDir, p: dict[str, Any], ctx: AnalysisContext) -> None:
     common = {"splits": p["splits"], "points": p["points"], "eval_samples": p["eval_samples"],
               "batch_size": p["batch_size"]}
     if p["type"] == "interpolate":
+        if ctx.is_self(p["target"]):
+            return
         _land.interpolation_landscape(run, target=ctx.select(p["target"]), start=p["start"], stop=p["stop"], **common)
     else:
         _land.eigen_landscape(run, type=p["type"], radius=p["radius"], samples=p["samples"], seed=p["seed"],
@@ -116,9 +137,12 @@ def _run_landscape(run: RunDir, p: dict[str, Any], ctx: AnalysisContext) -> None
 
 
 def _landscape_keys(p: dict[str, Any], ctx: AnalysisContext) -> list[tuple[str, str]]:
+    if p["type"] == "interpolate" and ctx.is_self(p["target"]):
+        return []
     target = ctx.select(p["target"]) if p["type"] == "interpolate" else None
     return [("landscape", _land.landscape_key(p["type"], s, radius=p["radius"], points=p["points"],
-                                              samples=p["samples"], seed=p["seed"], target=target, start=p["start"],
+                                              samples=p["samples"], seed=p["seed"], tol=p["tol"],
+                                              eval_samples=p["eval_samples"], target=target, start=p["start"],
                                               stop=p["stop"])) for s in p["splits"]]
 
 
@@ -132,7 +156,7 @@ ANALYSES: dict[str, Analysis] = {a.kind: a for a in (
     Analysis("input_stats", {"samples": P.Param("all", P.samples), "split": P.Param("train", _SPLIT),
                              "seed": P.Param(0, P.non_negative_int), "tol": P.Param(1e-4, P.number(0.0, open_low=True)),
                              "dtype": P.Param("float32", P.choice(*_curv.DTYPES))},
-             lambda p, ctx: [("input_stats", _curv.curvature_key(p["split"], p["samples"], p["seed"], p["dtype"], None))],
+             lambda p, ctx: [("input_stats", _curv.input_stats_key(**p))],
              lambda run, p, ctx: _curv.input_stats(run, **p), "per-sample input-Hessian λ1 and input-gradient norm"),
     Analysis("attack", {"methods": P.Param(None, P.list_of(P.choice(*ATTACK_NAMES)), required=True),
                         "eps": P.Param(None, P.list_of(P.number(0.0)), required=True),

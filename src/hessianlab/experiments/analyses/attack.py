@@ -1,7 +1,8 @@
 """Robust accuracy of a trained run under attacks (white-box, or transfer from another run's model).
 
 Shared by ``hessianlab attack`` and the experiment runner. One result per (method, split):
-``results["attack"]["METHOD/SPLIT[/from:SOURCE]"]`` = :meth:`RobustResult.to_dict` + ``split`` + ``source``.
+``results["attack"][attack_key(...)]`` = :meth:`RobustResult.to_dict` + ``split`` + ``source``; the key holds
+every setting that changes the numbers (radii, samples, steps where the method has them, source).
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from hessianlab.errors import ConfigError
 from hessianlab.experiments.store import RunDir
 
 SPLITS = ("train", "test")
+STEPPED = ("ifgsm", "pgd")
 
 
-def attack_key(method: str, split: str, source: str | Path | None = None) -> str:
-    """``METHOD/SPLIT`` or ``METHOD/SPLIT/from:NAME`` (NAME: the source run folder's name)."""
-    return f"{method}/{split}" + (f"/from:{Path(source).resolve().name}" if source is not None else "")
+def attack_key(method: str, split: str, source: str | Path | None = None, *, eps: Sequence[float],
+               samples: int | None = None, steps: int | None = None) -> str:
+    """``METHOD/SPLIT/eps=E1,E2/samples=S[/steps=N][/from:NAME]`` (``S``: ``all`` or a count; ``steps`` for
+    ifgsm/pgd only, ``default`` when unset; NAME: the source run folder's name)."""
+    key = f"{method}/{split}/eps={','.join(map(str, eps))}/samples={samples if samples is not None else 'all'}"
+    if method in STEPPED:
+        key += f"/steps={steps if steps is not None else 'default'}"
+    return key + (f"/from:{Path(source).resolve().name}" if source is not None else "")
 
 
 def attack(run: RunDir, *, methods: Sequence[str], eps: Sequence[float], splits: Sequence[str] = ("test",),
@@ -44,14 +51,14 @@ def attack(run: RunDir, *, methods: Sequence[str], eps: Sequence[float], splits:
     out = []
     for method in methods:
         params: dict[str, Any] = {"eps": eps[0]}
-        if steps is not None and method in ("ifgsm", "pgd"):
+        if steps is not None and method in STEPPED:
             params["steps"] = steps
         attack_fn = make_attack(method, **params)
         for split in splits:
             data = run.load_data(split, subset=samples)
             result = robust_accuracy(model, data, None, attack_fn, eps, batch_size=batch_size,
                                      source_model=source_model)
-            key = attack_key(method, split, source)
+            key = attack_key(method, split, source, eps=eps, samples=samples, steps=steps)
             run.write_result("attack", key, {**result.to_dict(), "split": split,
                                              "source": str(source) if source is not None else None})
             out.append((key, result))

@@ -2,6 +2,8 @@
 
 Library functions shared by the CLI (``hessianlab eigs | trace | density``) and the experiment runner;
 each computes one result and stores it with ``run.write_result`` under the key :func:`curvature_key` builds.
+A key holds every setting that changes the numbers (``chunk_size`` only changes how samples are batched),
+so a result computed with other settings is never taken for this one.
 """
 
 from __future__ import annotations
@@ -18,18 +20,25 @@ from hessianlab.experiments.store import RunDir
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def curvature_key(split: str, samples: int | str, seed: int, dtype: str, params: str | None, *extra: Any) -> str:
-    """``[EXTRA/...]SPLIT/samples=S/seed=N/DTYPE[/params=REGEX]``: the settings that define a result."""
+def curvature_key(split: str, samples: int | str, seed: int, dtype: str, params: str | None, *extra: Any,
+                  tol: float | None = None, verify: bool = False) -> str:
+    """``[EXTRA/...]SPLIT/samples=S/seed=N/DTYPE[/tol=T][/verify][/params=REGEX]``: the settings that define a
+    result (``params`` last: a regex may hold ``/``)."""
     parts = [split, f"samples={samples}", f"seed={seed}", dtype]
+    if tol is not None:
+        parts.append(f"tol={tol}")
+    if verify:
+        parts.append("verify")
     if params:
         parts.append(f"params={params}")
     return "/".join([*map(str, extra), *parts])
 
 
 def eigs_key(*, k: int, method: str = "lanczos", which: str = "LA", split: str = "train", samples: int | str = "all",
-             seed: int = 0, dtype: str = "float32", params: str | None = None) -> str:
-    """Key of :func:`eigs` results: ``METHOD/WHICH/k=K/SPLIT/samples=S/seed=N/DTYPE[/params=REGEX]``."""
-    return curvature_key(split, samples, seed, dtype, params, method, which, f"k={k}")
+             seed: int = 0, dtype: str = "float32", params: str | None = None, tol: float = 1e-4,
+             verify: bool = False) -> str:
+    """Key of :func:`eigs` results: ``METHOD/WHICH/k=K/SPLIT/samples=S/seed=N/DTYPE/tol=T[/verify][/params=RE]``."""
+    return curvature_key(split, samples, seed, dtype, params, method, which, f"k={k}", tol=tol, verify=verify)
 
 
 def hessian_operator(run: RunDir, *, split: str = "train", samples: int | str = "all", seed: int = 0,
@@ -70,7 +79,7 @@ def eigs(run: RunDir, *, k: int = 20, samples: int | str = "all", split: str = "
         payload["verify"] = {"dense_eigenvalues": exact.tolist(), "relative_error": rel,
                              "max_relative_error": max(rel)}
     run.write_result(kind, eigs_key(k=k, method=method, which=which, split=split, samples=samples, seed=seed,
-                                    dtype=dtype, params=params), payload)
+                                    dtype=dtype, params=params, tol=tol, verify=verify), payload)
     return result, payload
 
 
@@ -82,7 +91,7 @@ def subsampled(run: RunDir, *, samples: Sequence[int | str], **kw: Any) -> list[
 def input_stats(run: RunDir, *, samples: int | str = "all", split: str = "train", seed: int = 0,
                 dtype: str = "float32", tol: float = 1e-4) -> tuple[InputStats, dict[str, Any]]:
     """Per-sample λ1 of the input Hessian and ``||∇x J||`` (Yao et al. Table 1), stored as
-    ``results["input_stats"][curvature_key(split, samples, seed, dtype, None)]``."""
+    ``results["input_stats"][input_stats_key(...)]``."""
     from hessianlab.curvature import input_stats as compute
 
     model = run.load_model().to(DTYPES[dtype])
@@ -91,8 +100,15 @@ def input_stats(run: RunDir, *, samples: int | str = "all", split: str = "train"
                     dtype=DTYPES[dtype])
     payload = {"lambda1_x": vars(stats.eigenvalue_summary), "grad_norm_x": vars(stats.grad_norm_summary),
                "converged_fraction": float(stats.converged.float().mean()), "settings": dict(stats.settings)}
-    run.write_result("input_stats", curvature_key(split, samples, seed, dtype, None), payload)
+    run.write_result("input_stats", input_stats_key(split=split, samples=samples, seed=seed, dtype=dtype, tol=tol),
+                     payload)
     return stats, payload
+
+
+def input_stats_key(*, split: str = "train", samples: int | str = "all", seed: int = 0, dtype: str = "float32",
+                    tol: float = 1e-4) -> str:
+    """Key of :func:`input_stats` results: ``SPLIT/samples=S/seed=N/DTYPE/tol=T``."""
+    return curvature_key(split, samples, seed, dtype, None, tol=tol)
 
 
 def theorem1_key(*, samples: int | str = 64, split: str = "test", seed: int = 0, method: str = "auto",

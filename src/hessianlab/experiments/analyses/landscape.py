@@ -3,11 +3,12 @@
 Eigen-directions are the top Hessian eigenvectors of the mean training loss over ``samples`` (eval mode).
 Each result is stored as ``results["landscape"][KEY]`` = ``Line.to_dict()`` / ``Plane.to_dict()`` plus
 ``file`` (the JSON written by :func:`~hessianlab.landscape.save_landscape`, relative to the run folder, with
-the directions beside it as ``.pt``) and, for eigen-directions, ``eigenvalues``. Keys:
+the directions beside it as ``.pt``) and, for eigen-directions, ``eigenvalues``. Keys (``E``: ``eval_samples``,
+``all`` when unset; ``batch_size`` only batches the evaluation and is not part of them):
 
-* ``line/SPLIT/radius=R/points=N/samples=S/seed=K``
-* ``plane/SPLIT/radius=R/points=N/samples=S/seed=K``
-* ``interpolate/SPLIT/to:NAME/start=A/stop=B/points=N``
+* ``line/SPLIT/radius=R/points=N/samples=S/seed=K/tol=T/eval=E``
+* ``plane/SPLIT/radius=R/points=N/samples=S/seed=K/tol=T/eval=E``
+* ``interpolate/SPLIT/to:NAME/start=A/stop=B/points=N/eval=E``
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ LANDSCAPE_DIR = "landscape"
 
 
 def landscape_key(type: str, split: str, *, radius: float = 1.0, points: int = 21, samples: int | str = "all",
-                  seed: int = 0, target: str | Path | None = None, start: float = -0.5, stop: float = 1.5) -> str:
+                  seed: int = 0, tol: float = 1e-4, eval_samples: int | None = None, target: str | Path | None = None,
+                  start: float = -0.5, stop: float = 1.5) -> str:
     """The result key of one landscape (see the module docstring)."""
+    evaluated = f"eval={eval_samples if eval_samples is not None else 'all'}"
     if type == "interpolate":
-        return f"interpolate/{split}/to:{Path(str(target)).resolve().name}/start={start}/stop={stop}/points={points}"
-    return f"{type}/{split}/radius={radius}/points={points}/samples={samples}/seed={seed}"
+        return (f"interpolate/{split}/to:{Path(str(target)).resolve().name}/start={start}/stop={stop}/points={points}/"
+                f"{evaluated}")
+    return f"{type}/{split}/radius={radius}/points={points}/samples={samples}/seed={seed}/tol={tol}/{evaluated}"
 
 
 def _store(run: RunDir, key: str, result: Any, directions: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -66,7 +70,8 @@ def eigen_landscape(run: RunDir, *, type: str = "line", splits: Sequence[str] = 
         else:
             result = plane(model, data, eig[0], eig[1], grid, grid, batch_size=batch_size, kinds=("eigen", "eigen"))
             directions = {"d1": eig[0], "d2": eig[1]}
-        key = landscape_key(type, split, radius=radius, points=points, samples=samples, seed=seed)
+        key = landscape_key(type, split, radius=radius, points=points, samples=samples, seed=seed, tol=tol,
+                            eval_samples=eval_samples)
         _store(run, key, result, directions, {"eigenvalues": [float(v) for v in eig.eigenvalues]})
         keys.append(key)
     return keys
@@ -89,7 +94,8 @@ def interpolation_landscape(run: RunDir, *, target: str | Path, splits: Sequence
     keys = []
     for split in splits:
         result = interpolate(model_a, model_b, run.load_data(split, subset=eval_samples), alphas, batch_size=batch_size)
-        key = landscape_key("interpolate", split, target=target, start=start, stop=stop, points=points)
+        key = landscape_key("interpolate", split, target=target, start=start, stop=stop, points=points,
+                            eval_samples=eval_samples)
         _store(run, key, result, {"d": interpolation_direction(model_a, model_b)}, {"target": str(target)})
         keys.append(key)
     return keys
