@@ -57,7 +57,7 @@ class EigenProbe:
     seed: int = 0
     tol: float = 1e-3
     params: str | None = None
-    method: str = "power"
+    method: str = "lanczos"
     chunk_size: int = 1024
 
     def __call__(self, model: nn.Module, data: Any) -> EigenMeasurement:

@@ -48,7 +48,10 @@ class TrainConfig:
     ``abs_kappa`` (κ), ``abs_every`` (n, in samples; ``None`` = one epoch), ``abs_batch_min`` /
     ``abs_batch_max`` (``None`` = no lower bound / the training-set size), and the eigenvalue measurement
     ``abs_eig_samples`` (``"all"`` or a count), ``abs_eig_tol``, ``abs_eig_seed`` (``None`` = ``seed``),
-    ``abs_eig_params`` (parameter-name regex of a block Hessian), ``abs_eig_method`` (power | lanczos).
+    ``abs_eig_params`` (parameter-name regex of a block Hessian), ``abs_eig_method`` (``lanczos``: the
+    largest algebraic eigenvalue, the default; ``power``: the largest in magnitude, as the paper's power
+    iteration — near initialisation that one can be negative, and a negative reference stops Alg. 1's
+    decrease test from ever firing).
     ABSA is ABS with ``adversarial`` (the paper: fgsm, ``adv_eps`` 0.005, ``adv_ratio`` γ = 0.2, given
     explicitly), whose γ is divided by ``adv_omega`` at every eigenvalue decrease and is 0 from update
     ``adv_tau`` on (``adv_tau`` works for any adversarial run). ``max_physical_batch`` splits larger batches
@@ -95,7 +98,7 @@ class TrainConfig:
     abs_eig_tol: float = 1e-3
     abs_eig_seed: int | None = None
     abs_eig_params: str | None = None
-    abs_eig_method: str = "power"
+    abs_eig_method: str = "lanczos"
 
     def __post_init__(self) -> None:
         _check_positive_int("batch_size", self.batch_size)
