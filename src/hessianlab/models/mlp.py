@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -34,6 +35,11 @@ def build_mlp(
     ``(C, H, W)``, including MNIST-1D's (1, 1, 40). Default: no BatchNorm
     (``batchnorm=True`` puts ``BatchNorm1d`` after every hidden activation).
 
+    With ``hidden=()`` it is multinomial logistic regression (registry name ``logreg``): normalize -> flatten
+    -> fc1(classes), whose cross-entropy is convex in the parameters (the ABSA appendix's convex check); with
+    two classes it is binary logistic regression on the logit difference, and the Hessian has a null
+    direction (adding the same vector to both rows changes nothing), so it is convex but not strictly.
+
     Shapes: ``(N, C, H, W) -> (N, num_classes)``.
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict(normalize=normalize, flatten=nn.Flatten(start_dim=1))
@@ -49,27 +55,5 @@ def build_mlp(
     return nn.Sequential(layers)
 
 
-def build_logreg(
-    in_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    act: Callable[[], nn.Module],
-    width: float,
-    batchnorm: bool,
-    normalize: Normalize,
-    name: str = "logreg",
-) -> nn.Sequential:
-    """Multinomial logistic regression: normalize -> flatten -> fc(classes); the MLP without hidden layers.
-
-    The cross-entropy loss of this model is convex in its parameters (the ABSA appendix's convex check). With two
-    classes it is binary logistic regression on the logit difference ``z1 - z0 = (w1 - w0)·x + (b1 - b0)``: the
-    loss is ``log(1 + exp(-(2y - 1)(z1 - z0)))``, and the Hessian has a null direction (adding the same vector to
-    both rows changes nothing), so it is convex but not strictly. ``act``, ``width`` and ``batchnorm`` are
-    accepted for the registry's uniform signature and have no effect.
-
-    Shapes: ``(N, C, H, W) -> (N, num_classes)``.
-    """
-    del act, width, batchnorm
-    features = in_shape[0] * in_shape[1] * in_shape[2]
-    return nn.Sequential(OrderedDict(normalize=normalize, flatten=nn.Flatten(start_dim=1),
-                                     fc1=nn.Linear(features, num_classes)))
+#: multinomial logistic regression: :func:`build_mlp` without hidden layers
+build_logreg = functools.partial(build_mlp, hidden=())
