@@ -111,6 +111,23 @@ def test_theorem1_report_relu_low_rank_softplus_full_rank() -> None:
     assert torch.equal(lz.rank[lz.rank_exact], rep.rank[lz.rank_exact]) and lz.rank_exact.any()
 
 
+def test_theorem1_roundoff_floor_on_confident_samples() -> None:
+    """A ReLU net whose logits are scaled up classifies confidently: H_ℓ = diag(p) - ppᵀ is far below float64
+    roundoff relative to ||J||², so a purely relative PSD test reports roundoff as indefiniteness."""
+    x, y = data()
+    net = cnn("relu")
+    with torch.no_grad():
+        net[-1].weight.mul_(200.0)
+        net[-1].bias.mul_(200.0)
+    rep = theorem1_check(net, x, y)
+    assert not (rep.eig_min >= -rep.rtol * rep.eig_max.abs()).any()  # the relative test alone fails everywhere
+    assert rep.summary["fraction_psd"] == 1.0 and rep.rank_le_classes.all()
+    assert (rep.floor > 0).all() and (rep.eig_min.abs() <= torch.maximum(rep.rtol * rep.eig_max, rep.floor)).all()
+    # the floor is a roundoff level, not a loophole: it stays far below the curvature of the softplus net
+    soft = theorem1_check(cnn("softplus"), x, y)
+    assert (soft.floor < 1e-8 * soft.eig_max.abs()).all() and soft.summary["fraction_psd"] == 0
+
+
 def test_input_stats_summaries_and_float32() -> None:
     net, (x, y) = cnn("relu"), data(10)
     st = input_stats(net.float(), (x.float(), y), batch_size=4, iters=36, tol=1e-3)

@@ -116,16 +116,27 @@ def input_ggn(
     (ReLU, max-pool) this equals the input Hessian; with smooth activations it does not.
     """
     op = InputHessian(model, loss_fn, x, y, dtype=dtype)
+    N = op.num_samples
+    z, J = logit_jacobian(model, op)
+    C = z.shape[1]
+    basis = torch.eye(C, dtype=op.dtype, device=op.device)[:, None, :].expand(C, N, C)
+    with model_mode(model, "eval"):
+        loss_of_logits = lambda out: op.loss_fn(out, op.y) * N  # noqa: E731
+        Hl = vmap(lambda e: jvp(grad(loss_of_logits), (z,), (e,))[1])(basis)  # (C, N, C)
+    Hl = Hl.permute(1, 2, 0)  # (N, C, C): column c of each per-sample logit Hessian
+    return torch.einsum("ncd,nce,nef->ndf", J, Hl, J)
+
+
+def logit_jacobian(model: nn.Module, op: InputHessian) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits ``z`` ``(N, C)`` (detached) and per-sample Jacobians ``J`` ``(N, C, D)`` of the logits w.r.t.
+    the inputs of ``op`` (eval mode, ``op``'s dtype), by ``C`` batched vector-Jacobian products."""
     N, D = op.num_samples, op.dim
     with model_mode(model, "eval"):
         z, pullback = vjp(op.logits, op.x)
         C = z.shape[1]
         basis = torch.eye(C, dtype=op.dtype, device=op.device)[:, None, :].expand(C, N, C)
-        J = vmap(lambda e: pullback(e)[0])(basis).reshape(C, N, D).permute(1, 0, 2)  # (N, C, D)
-        loss_of_logits = lambda out: op.loss_fn(out, op.y) * N  # noqa: E731
-        Hl = vmap(lambda e: jvp(grad(loss_of_logits), (z.detach(),), (e,))[1])(basis)  # (C, N, C)
-    Hl = Hl.permute(1, 2, 0)  # (N, C, C): column c of each per-sample logit Hessian
-    return torch.einsum("ncd,nce,nef->ndf", J, Hl, J)
+        J = vmap(lambda e: pullback(e)[0])(basis).reshape(C, N, D).permute(1, 0, 2)
+    return z.detach(), J
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from hessianlab.curvature.hvp import LossFn
-from hessianlab.curvature.input_hessian import InputHessian, batched_lanczos, input_top_eigenvalue
+from hessianlab.curvature.input_hessian import InputHessian, batched_lanczos, input_top_eigenvalue, logit_jacobian
 from hessianlab.curvature.modes import model_mode
 from hessianlab.curvature.param_hessian import Samples, resolve_data, select_samples
 from hessianlab.errors import ConfigError
@@ -89,10 +89,16 @@ def input_stats(
 class Theorem1Report:
     """Per-sample spectrum shape of input Hessians (all tensors ``(N,)``) and a summary.
 
-    ``ratio = eig_min / eig_max``; ``rank`` counts eigenvalues with ``|λ| > rtol · max|λ|``;
-    ``rank_exact`` is False only for Lanczos estimates whose Krylov space did not become invariant (the
-    rank is then a lower bound). ``summary``: fraction with rank <= C, max rank, median/min ratio,
-    fraction PSD (``eig_min >= -rtol · eig_max``).
+    ``ratio = eig_min / eig_max``; an eigenvalue counts as zero when ``|λ| <= max(rtol · max|λ|, floor)``,
+    where ``floor`` ``(N,)`` is the roundoff level of the computed Hessian: ``64 · eps · C · ||J||₂²`` with
+    ``J`` the ``(C, D)`` Jacobian of the logits w.r.t. the input and ``eps`` the machine epsilon of the dtype.
+    (For cross-entropy the input Hessian of a piecewise-linear network is ``Jᵀ H_ℓ J`` with ``H_ℓ = diag(p) -
+    p pᵀ``, whose entries are computed with an absolute error of order ``eps``; on a confidently classified
+    sample ``H_ℓ`` itself is of order ``1 - p_max`` and may be smaller than that error, so a relative test
+    alone would call roundoff "indefinite".) ``rank`` counts the non-zero eigenvalues; ``rank_exact`` is False
+    only for Lanczos estimates whose Krylov space did not become invariant (the rank is then a lower bound).
+    ``summary``: fraction with rank <= C, max rank, median/min ratio, fraction PSD (``eig_min`` not below
+    minus the zero threshold).
     """
 
     eig_min: torch.Tensor
@@ -103,6 +109,7 @@ class Theorem1Report:
     rank_exact: torch.Tensor
     num_classes: int
     rtol: float
+    floor: torch.Tensor
     method: str
     summary: Mapping[str, float]
 
@@ -138,7 +145,11 @@ def theorem1_check(
         values, exact, method = ritz.values, ritz.invariant, "lanczos"
     eig_min, eig_max = values.nan_to_num(float("inf")).amin(1), values.nan_to_num(float("-inf")).amax(1)
     scale = values.abs().nan_to_num(0.0).amax(1)
-    rank = (values.abs() > rtol * scale[:, None]).sum(1)
+    _, jac = logit_jacobian(model, op)
+    jac_norm2 = torch.linalg.matrix_norm(jac, ord=2) ** 2
+    floor = 64 * torch.finfo(op.dtype).eps * num_classes * jac_norm2
+    zero = torch.maximum(rtol * scale, floor)
+    rank = (values.abs() > zero[:, None]).sum(1)
     ratio = eig_min / eig_max
     le = rank <= num_classes
     summary = {
@@ -146,6 +157,7 @@ def theorem1_check(
         "max_rank": float(rank.max()),
         "median_ratio": float(ratio.double().median()),
         "min_ratio": float(ratio.double().min()),
-        "fraction_psd": float((eig_min >= -rtol * eig_max.abs()).double().mean()),
+        "fraction_psd": float((eig_min >= -zero).double().mean()),
     }
-    return Theorem1Report(eig_min, eig_max, ratio, rank, le, exact.cpu(), num_classes, rtol, method, summary)
+    return Theorem1Report(eig_min, eig_max, ratio, rank, le, exact.cpu(), num_classes, rtol, floor.cpu(), method,
+                          summary)
