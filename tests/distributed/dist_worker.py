@@ -2,7 +2,8 @@
 
 ``python dist_worker.py OUT`` computes, on every rank, DDP training of a tiny float64 MLP (batch sizes
 cycling through :data:`BATCH_SIZES`, including a batch of one that leaves rank 1's shard empty), sharded
-curvature results, and a few BatchNorm updates, and saves them to ``OUT/rank{r}.pt``. The problem builders
+curvature results, the trainer's curvature probes (ABS eigenvalue, λ1 hook), and a few BatchNorm updates,
+and saves them to ``OUT/rank{r}.pt``. The problem builders
 are shared with the test module, which computes the single-process references.
 """
 
@@ -16,11 +17,15 @@ from torch import nn
 
 from hessianlab.curvature import lanczos, power_iteration
 from hessianlab.data import BatchIterator
+from hessianlab.data.types import Dataset, DatasetMeta
 from hessianlab.distributed import (
     DataParallelStep, init_from_env, sharded_curvature, sharded_loss_and_gradient, shutdown,
 )
+from hessianlab.training.abs_schedule import EigenMeasurement, EigenProbe
+from hessianlab.training.config import TrainConfig
+from hessianlab.training.hooks import CurvatureHook
 from hessianlab.training.schedules import ConstantLR, ScheduleState
-from hessianlab.training.trainer import sgd_epoch
+from hessianlab.training.trainer import EpochContext, sgd_epoch
 
 BATCH_SIZES = (6, 5, 1, 4)  # 6 -> 3/3, 5 -> 3/2, 1 -> 1/0 (empty shard), 4 -> 2/2
 EPOCHS = 2
@@ -71,6 +76,16 @@ def train(gradient_fn, max_physical: int | None = None) -> tuple[nn.Module, list
     return model, losses, state
 
 
+def probes(model: nn.Module, xy: tuple[torch.Tensor, torch.Tensor]) -> tuple[EigenMeasurement, dict]:
+    """The trainer's curvature probes on ``model`` over ``xy`` (sharded under torchrun): the ABS eigenvalue
+    (Lanczos, tol 1e-10) and the per-epoch λ1 / gradient-norm hook, both on CURV_SAMPLES seeded samples."""
+    probe = EigenProbe(samples=CURV_SAMPLES, seed=CURV_SEED, tol=1e-10, method="lanczos")(model, xy)
+    toy = Dataset(*xy, DatasetMeta("toy", "train", ("a", "b", "c"), (1, 1, 5), (0.0,), (1.0,), "generated:test"))
+    hook = CurvatureHook(samples=CURV_SAMPLES, seed=CURV_SEED, tol=1e-6)(EpochContext(model, 0, 0, TrainConfig(),
+                                                                                      toy, toy))
+    return probe, hook
+
+
 def main(out: Path) -> None:
     ctx = init_from_env()
     assert ctx.world_size == 2, ctx
@@ -88,6 +103,7 @@ def main(out: Path) -> None:
                   lanczos_vectors=lz.eigenvectors, lanczos_converged=lz.converged, power=pw.eigenvalues,
                   loss=loss, grad=grad, settings=dict(op.settings), one_hv=one.matvec(v),
                   one_counts=one.shard_samples)
+    result["probe"], result["hook"] = probes(curv_model, curv_data)
 
     bn = mlp(7, batchnorm=True)
     bn_opt = torch.optim.SGD(bn.parameters(), lr=0.1)

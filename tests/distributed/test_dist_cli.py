@@ -36,4 +36,6 @@ def test_torchrun_train_equals_single_process(tmp_path, capsys):
     for a, b in zip(decisions, ddp.decisions(), strict=True):
         assert (a["update"], a["batch_size"], a["reason"]) == (b["update"], b["batch_size"], b["reason"])
         assert abs(a["eigenvalue"] - b["eigenvalue"]) <= 1e-4 * abs(a["eigenvalue"])
+        assert (a["eig_ranks"], b["eig_ranks"]) == (1, 2)  # the torchrun eigen-solves were sharded
+    assert {r["device"] for r in ddp.metrics()} == {"cpu"} and ddp.status["summary"]["device"] == "cpu"
     assert sorted(r["run_id"] for r in Catalog(tmp_path).runs()) == ["ddp", "single"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dist_worker import CURV_SAMPLES, CURV_SEED, data, mlp, train
+from dist_worker import CURV_SAMPLES, CURV_SEED, data, mlp, probes, train
 from hessianlab.curvature import ParamHessian, dense_hessian, lanczos, loss_and_gradient
 from hessianlab.training.accumulate import accumulate_gradients
 from launch import torchrun
@@ -69,6 +69,21 @@ def test_sharded_loss_gradient_and_settings(ranks):
         assert (s["operator"], s["local_operator"], s["sample_selection"]) == ("AllReduceOperator", "ParamHessian",
                                                                                "random")
     assert ranks[0]["settings"] == ranks[1]["settings"]
+
+
+def test_trainer_probes_are_sharded_and_equal_on_every_rank(ranks):
+    # ABS's EigenProbe and the λ1 hook under torchrun: each rank computes its share of every product, so the
+    # measurement is identical on both ranks and equals the one-process probe to rounding
+    single_probe, single_hook = probes(mlp(5), data(11, 2))
+    assert single_probe.ranks == 1
+    for r in ranks:
+        assert r["probe"].ranks == 2 and r["probe"].converged
+        assert r["probe"].value == pytest.approx(single_probe.value, rel=1e-10)
+        assert r["hook"]["lambda1"] == pytest.approx(single_hook["lambda1"], rel=1e-5)  # float32 operator
+        assert r["hook"]["grad_norm"] == pytest.approx(single_hook["grad_norm"], rel=1e-5)
+    assert ranks[0]["probe"].value == ranks[1]["probe"].value
+    assert ranks[0]["probe"].matvecs == ranks[1]["probe"].matvecs
+    assert ranks[0]["hook"] == ranks[1]["hook"]
 
 
 def test_empty_shard_contributes_nothing(ranks):

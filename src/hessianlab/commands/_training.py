@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from hessianlab.data import FALLBACK_DATASET
@@ -95,8 +96,10 @@ def default_dataset() -> str:
     return name
 
 
-def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, label: str = "train") -> tuple[RunDir, TrainResult]:
-    """Create (or reopen with ``resume``) the run folder ``out`` and train ``config`` there."""
+def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, label: str = "train",
+                 device: str | torch.device | None = None) -> tuple[RunDir, TrainResult]:
+    """Create (or reopen with ``resume``) the run folder ``out`` and train ``config`` there on ``device``
+    (see :mod:`hessianlab.device`)."""
     train_data, test_data = load_splits(config)
     meta = meta_to_dict(train_data.meta)
     model_from_config(config, meta)  # a model that cannot take this data fails here, before any folder is made
@@ -114,7 +117,7 @@ def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, l
         bar.set_postfix(loss=f"{record['train_loss']:.4g}", acc=f"{record['test_acc']:.3f}")
 
     try:
-        result = train(config, run, train_data, test_data, on_epoch=on_epoch, resume=resume)
+        result = train(config, run, train_data, test_data, on_epoch=on_epoch, resume=resume, device=device)
     finally:
         bar.close()
     return run, result

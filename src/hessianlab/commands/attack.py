@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hessianlab.device import add_device_argument
 from hessianlab.errors import ConfigError
 from hessianlab.table import format_table
 
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--source", type=Path, default=None, help="run whose model generates the examples")
     parser.add_argument("--steps", type=int, default=None, help="iterations for ifgsm/pgd")
     parser.add_argument("--batch-size", type=int, default=256)
+    add_device_argument(parser)
     parser.set_defaults(func=_run)
 
 
@@ -50,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--split: {split!r} is not allowed; use train, test or train,test")
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     results = attack(RunDir.open(args.run), methods=methods, eps=args.eps, splits=splits, samples=args.samples,
-                     steps=args.steps, batch_size=args.batch_size, source=args.source)
+                     steps=args.steps, batch_size=args.batch_size, source=args.source, device=args.device)
     rows = []
     for key, result in results:
         method, split = key.split("/")[:2]

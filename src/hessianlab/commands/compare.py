@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from hessianlab.commands._training import add_config_arguments, config_from_args, run_training
+from hessianlab.device import add_device_argument, select_device
 from hessianlab.table import format_table
 
 
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-sizes", default="64,2048", help="comma-separated batch sizes (default: 64,2048)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the runs (one sub-folder per batch size)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_device_argument(parser)
     parser.set_defaults(func=_run)
 
 
@@ -30,10 +32,12 @@ def _run(args: argparse.Namespace) -> int:
         sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"--batch-sizes: expected comma-separated integers, got {args.batch_sizes!r}") from None
+    device = select_device(args.device)
     rows = []
     for size in sizes:
         config = config_from_args(args, batch_size=size)
-        run, result = run_training(config, args.out / f"bs{size}", resume=True, quiet=args.quiet, label=f"B={size}")
+        run, result = run_training(config, args.out / f"bs{size}", resume=True, quiet=args.quiet, label=f"B={size}",
+                                   device=device)
         final = result.final
         rows.append({"batch": size, "epochs": result.epochs, "updates": result.updates,
                      "train_loss": final.get("train_loss"), "train_acc": final.get("train_acc"),

@@ -4,7 +4,8 @@ All three build the same operator from flags: the Hessian of the mean cross-entr
 (``all`` or a seeded random subset of N) of ``--split``, w.r.t. all parameters or those matching
 ``--params REGEX`` (a block Hessian), in eval mode, in ``--dtype``. ``eigs --wrt input`` measures instead the
 per-sample input-Hessian λ1^x and ||∇x J|| (Yao et al. Table 1). Results go to
-``results.json[eigs|trace|density|input_stats][KEY]``; the key encodes the settings.
+``results.json[eigs|trace|density|input_stats][KEY]``; the key encodes the settings. ``--device`` places the
+model and data (see :mod:`hessianlab.device`; not part of the key).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hessianlab.device import add_device_argument
 from hessianlab.errors import ConfigError
 from hessianlab.table import format_table
 
@@ -39,6 +41,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="regex of parameter names: a block Hessian")
     parser.add_argument("--dtype", choices=DTYPES, default="float32")
     parser.add_argument("--chunk-size", type=int, default=1024, help="samples per HVP chunk (memory bound)")
+    add_device_argument(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +71,7 @@ def _operator(args: argparse.Namespace):
 
     run = RunDir.open(args.run)
     _, _, op = hessian_operator(run, split=args.split, samples=args.samples, seed=args.seed, params=args.params,
-                                dtype=args.dtype, chunk_size=args.chunk_size)
+                                dtype=args.dtype, chunk_size=args.chunk_size, device=args.device)
     return run, op
 
 
@@ -88,7 +91,7 @@ def _eigs(args: argparse.Namespace) -> int:
         return _input_eigs(args)
     result, payload = eigs(RunDir.open(args.run), k=args.k, samples=args.samples, split=args.split, seed=args.seed,
                            params=args.params, dtype=args.dtype, chunk_size=args.chunk_size, tol=args.tol,
-                           method=args.method, which=args.which, verify=args.verify)
+                           method=args.method, which=args.which, verify=args.verify, device=args.device)
     rows = [{"i": i + 1, "eigenvalue": float(lam), "residual": float(res), "converged": bool(ok)}
             for i, (lam, res, ok) in enumerate(zip(result.eigenvalues, result.relative_residuals, result.pair_converged))]
     if args.verify:
@@ -105,7 +108,7 @@ def _input_eigs(args: argparse.Namespace) -> int:
     from hessianlab.experiments.store import RunDir
 
     stats, _ = input_stats(RunDir.open(args.run), samples=args.samples, split=args.split, seed=args.seed,
-                           dtype=args.dtype, tol=args.tol)
+                           dtype=args.dtype, tol=args.tol, device=args.device)
     rows = [{"quantity": name, **vars(summary)} for name, summary in
             (("lambda1_x", stats.eigenvalue_summary), ("grad_norm_x", stats.grad_norm_summary))]
     print(format_table(rows, ["quantity", "mean", "median", "q10", "q90"]))

@@ -1,4 +1,4 @@
-"""``hessianlab reproduce [NAME ... | all] --preset quick|paper|smoke [--out DIR] [--workers N] [--quiet]``.
+"""``hessianlab reproduce [NAME ... | all] --preset quick|paper|smoke [--out DIR] [--workers N] [--device D]``.
 
 Runs the paper-reproduction studies shipped with the package (``hessianlab/experiments/specs/*.yaml``; the
 repository's ``experiments/`` links there): each study's sweep (:func:`~hessianlab.experiments.runner.run_sweep`,
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hessianlab import atomic
+from hessianlab.device import add_device_argument, resolve_device
 from hessianlab.errors import ConfigError, HessianlabError
 
 PRESETS = ("quick", "paper", "smoke")
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/reproduce/<preset>)")
     parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
+    add_device_argument(parser)
     parser.set_defaults(func=_run)
 
 
@@ -88,6 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     names = resolve_names(args.names)
     paths = spec_paths()
     specs = [load_spec(paths[n], args.preset) for n in names]  # every spec validated before any work
+    device = str(resolve_device(args.device))
     out = args.out if args.out is not None else Path("runs") / "reproduce" / args.preset
     results: list[StudyResult] = []
     for spec in specs:
@@ -104,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
                 bar.update(1)
 
         try:
-            sweep = run_sweep(spec, folder, workers=args.workers, on_event=on_event)
+            sweep = run_sweep(spec, folder, workers=args.workers, on_event=on_event, device=device)
         finally:
             bar.close()
         study.runs = len(sweep.runs)

@@ -1,4 +1,4 @@
-"""``hessianlab run SPEC.yaml [--preset P] [--out DIR] [--workers N] [--quiet]``: run an experiment sweep.
+"""``hessianlab run SPEC.yaml [--preset P] [--out DIR] [--workers N] [--device D] [--quiet]``: run a sweep.
 
 Trains every grid point of the spec and runs its analyses, skipping finished work (rerun after any
 interruption to complete the sweep). Exit code 0 when the sweep completed, failed runs included (they
@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from hessianlab.device import add_device_argument, resolve_device
 from hessianlab.errors import ConfigError
 from hessianlab.table import format_table
 
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/<spec>/<preset>)")
     parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
+    add_device_argument(parser)
     parser.set_defaults(func=_run)
 
 
@@ -34,6 +36,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     spec = load_spec(args.spec, args.preset)
+    device = str(resolve_device(args.device))  # a bad --device fails before any output
     bar = tqdm(total=0, desc=spec.name, unit="job", disable=args.quiet, dynamic_ncols=True)
 
     def on_event(event: dict[str, Any]) -> None:
@@ -48,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
             bar.write(f"{event['name']}: {event['stage']} {detail}")
 
     try:
-        result = run_sweep(spec, args.out, workers=args.workers, on_event=on_event)
+        result = run_sweep(spec, args.out, workers=args.workers, on_event=on_event, device=device)
     finally:
         bar.close()
     rows = [{"run": r.name, "status": r.status, "reason": r.reason,

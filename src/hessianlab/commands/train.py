@@ -1,5 +1,6 @@
-"""``hessianlab train``: train one model into a run folder (resumable); data-parallel under
-``torchrun --nproc_per_node=P -m hessianlab train ...`` (see :mod:`hessianlab.distributed`)."""
+"""``hessianlab train``: train one model into a run folder (resumable) on ``--device``; data-parallel under
+``torchrun --nproc_per_node=P -m hessianlab train ...`` (see :mod:`hessianlab.distributed`), each rank on
+``cuda:LOCAL_RANK`` over nccl with CUDA, else on the CPU over gloo."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from hessianlab.commands._training import add_config_arguments, config_from_args, run_training
+from hessianlab.device import add_device_argument, select_device
 from hessianlab.distributed import init_from_env, shutdown
 
 
@@ -16,14 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder (created; catalog in its parent)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_argument(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    ctx = init_from_env()  # under torchrun: join the process group (DistributedDataParallel); else a no-op
+    device = select_device(args.device)  # under torchrun: cuda:LOCAL_RANK when CUDA is used
+    ctx = init_from_env(device=device)  # under torchrun: join the process group (DDP); else a no-op
     try:
-        run, result = run_training(config, args.out, resume=args.resume, quiet=args.quiet)
+        run, result = run_training(config, args.out, resume=args.resume, quiet=args.quiet, device=device)
     finally:
         shutdown()
     if not ctx.is_main:

@@ -8,8 +8,9 @@ Training, ``P`` processes on one host (``torchrun`` is ``python -m torch.distrib
     torchrun --nproc_per_node=4 -m hessianlab train --out runs/r1 --resume ...      # continue it
 
 Several hosts: add ``--nnodes=N --node_rank=I --master_addr=HOST --master_port=PORT`` on each. Without
-torchrun (or with one process) the same command trains in one process. Backend: gloo on CPU hosts, and
-``cpu:gloo,cuda:nccl`` when CUDA is present (see :mod:`~hessianlab.distributed.context`).
+torchrun (or with one process) the same command trains in one process. Device and backend: with
+``--device cuda`` (or ``auto`` on a GPU host) rank ``r`` trains on ``cuda:LOCAL_RANK`` over nccl
+(``cpu:gloo,cuda:nccl``); with ``--device cpu`` over gloo (see :mod:`~hessianlab.distributed.context`).
 
 Library use, inside a script started by torchrun::
 
@@ -26,12 +27,13 @@ Semantics
   summed loss scaled by ``P / B``; DDP's averaging then yields the gradient of the global-batch mean loss,
   so a BatchNorm-free model trains as in one process with the same batches (to rounding). The LR schedule,
   ``samples_seen`` and metrics all refer to the global batch. See :mod:`~hessianlab.distributed.training`.
-* Evaluation and per-epoch hooks run on every rank over all their data, without communication (the
-  weights are identical on every rank, so the results are too); only rank 0 writes the run folder, and
-  every rank loads the checkpoint on resume (:mod:`~hessianlab.distributed.rundir`).
+* Evaluation runs on every rank over all its data, without communication (the weights are identical on
+  every rank, so the results are too; the curvature hooks shard their products, see below); only rank 0
+  writes the run folder, and every rank loads the checkpoint on resume (:mod:`~hessianlab.distributed.rundir`).
 * Curvature: the samples are chosen as in one process, sharded contiguously, and each product is the
   shard-size-weighted sum of local products, all-reduced: the Hessian of the mean loss over all samples.
-  Solvers run unchanged on every rank (:mod:`~hessianlab.distributed.curvature`).
+  Solvers run unchanged on every rank (:mod:`~hessianlab.distributed.curvature`). The trainer's ABS
+  eigenvalue checks and ``track_lambda1`` use it, so each rank computes ``1/P`` of every product.
 """
 
 from hessianlab.distributed.context import (

@@ -5,10 +5,12 @@
 joins the group (``init_method='env://'``); without ``WORLD_SIZE`` or with ``WORLD_SIZE=1`` it joins nothing
 and returns the single-process context, so the same code runs under ``python`` and under ``torchrun``.
 
-Backend: ``gloo`` on a CPU-only host. When CUDA is present the group is ``"cpu:gloo,cuda:nccl"``: collectives
-on CUDA tensors use nccl and collectives on CPU tensors (the trainer keeps its model on the CPU) use gloo.
-A plain ``nccl`` group would refuse the CPU tensors. With CUDA, each process also selects device
-``cuda:LOCAL_RANK``.
+Backend: it follows the training device (:mod:`hessianlab.device`), not the host. Training on the CPU uses
+``gloo`` (also on a host with GPUs: no NCCL communicator is created). Training on CUDA puts each rank on
+``cuda:LOCAL_RANK`` and uses ``"cpu:gloo,cuda:nccl"``: the model's gradients, the sharded curvature products
+and the counters all live on the GPU and go through nccl, while a CPU tensor handed to a collective still
+works (through gloo) instead of being refused as by a plain ``nccl`` group. The group is bound to the
+rank's GPU (``device_id``), so barriers use it too.
 
 Collectives are called by every rank in the same order; all helpers here are no-ops in a single process.
 """
@@ -50,13 +52,13 @@ class DistContext:
 
     @property
     def device(self) -> torch.device:
-        """``cuda:LOCAL_RANK`` when CUDA is present, else the CPU."""
-        return torch.device("cuda", self.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+        """The device the group was made for: ``cuda:LOCAL_RANK`` when its backend includes nccl, else the CPU."""
+        return torch.device("cuda", self.local_rank) if "nccl" in (self.backend or "") else torch.device("cpu")
 
 
-def default_backend() -> str:
-    """``"cpu:gloo,cuda:nccl"`` when CUDA is present, else ``"gloo"`` (see the module docstring)."""
-    return "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+def default_backend(device: torch.device | str = "cpu") -> str:
+    """``"gloo"`` for training on the CPU, ``"cpu:gloo,cuda:nccl"`` on CUDA (see the module docstring)."""
+    return "cpu:gloo,cuda:nccl" if torch.device(device).type == "cuda" else "gloo"
 
 
 def _env_int(env: Mapping[str, str], key: str) -> int:
@@ -69,12 +71,14 @@ def _env_int(env: Mapping[str, str], key: str) -> int:
         raise ConfigError(f"${key}={env[key]!r} is not an integer; launch with torchrun") from None
 
 
-def init_from_env(env: Mapping[str, str] | None = None, *, timeout_s: float = 600.0) -> DistContext:
+def init_from_env(env: Mapping[str, str] | None = None, *, device: torch.device | str = "cpu",
+                  timeout_s: float = 600.0) -> DistContext:
     """Join the process group described by the torchrun variables in ``env`` (default ``os.environ``).
 
-    Returns the single-process context when ``WORLD_SIZE`` is unset or ``1``, and the existing group's
-    context when one is already initialised. ``timeout_s`` bounds how long a collective waits for a rank
-    that never arrives.
+    ``device`` is where this rank trains (:func:`hessianlab.device.resolve_device` maps ``cuda`` to
+    ``cuda:LOCAL_RANK``); it picks the backend (:func:`default_backend`). Returns the single-process context
+    when ``WORLD_SIZE`` is unset or ``1``, and the existing group's context when one is already initialised.
+    ``timeout_s`` bounds how long a collective waits for a rank that never arrives.
     """
     env = os.environ if env is None else env
     if "WORLD_SIZE" not in env or _env_int(env, "WORLD_SIZE") == 1:
@@ -88,11 +92,16 @@ def init_from_env(env: Mapping[str, str] | None = None, *, timeout_s: float = 60
     if not env.get("MASTER_ADDR"):
         raise ConfigError("$MASTER_ADDR is not set but WORLD_SIZE is; launch with torchrun, which sets it")
     _env_int(env, "MASTER_PORT")
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-    backend = default_backend()
+    device = torch.device(device)
+    if device.type == "cuda":
+        if device.index != local_rank:
+            raise ConfigError(f"rank with LOCAL_RANK={local_rank} asked to train on {device}; each rank uses "
+                              "cuda:LOCAL_RANK (pass --device cuda)")
+        torch.cuda.set_device(device)
+    backend = default_backend(device)
     dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world_size,
-                            timeout=datetime.timedelta(seconds=timeout_s))
+                            timeout=datetime.timedelta(seconds=timeout_s),
+                            device_id=device if device.type == "cuda" else None)
     return DistContext(rank, world_size, local_rank, backend)
 
 

@@ -75,7 +75,8 @@ class DataParallelStep:
             if self._has_batchnorm:
                 log.warning("BatchNorm with data-parallel training normalises each rank's shard separately; "
                             "the run will not equal single-process training")
-            device_ids = [self.ctx.local_rank] if next(model.parameters()).is_cuda else None
+            device = next(model.parameters()).device  # cuda:LOCAL_RANK under torchrun with CUDA
+            device_ids = [device.index] if device.type == "cuda" else None
             self._ddp = DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False)
             if self.ctx.is_main:
                 log.info("data-parallel training: %d processes (%s), each global batch split across them",

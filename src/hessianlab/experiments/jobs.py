@@ -45,8 +45,9 @@ def run_status(folder: Path) -> str | None:
     return run.status.get("status", "created") if (folder / "status.json").is_file() else "created"
 
 
-def train_job(name: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
-    """Train (or resume) ``config`` in ``folder``; returns ``{name, stage, status, reason}``."""
+def train_job(name: str, config: dict[str, Any], folder: str, device: str | None = None) -> dict[str, Any]:
+    """Train (or resume) ``config`` in ``folder`` on ``device`` (see :mod:`hessianlab.device`); returns
+    ``{name, stage, status, reason}``."""
     from hessianlab.training.factory import load_splits, meta_to_dict
     from hessianlab.training.trainer import train
 
@@ -55,7 +56,7 @@ def train_job(name: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
         cfg = TrainConfig.from_dict(config)
         train_data, test_data = load_splits(cfg)
         run = RunDir.create(Path(folder), cfg, meta_to_dict(train_data.meta))
-        result = train(cfg, run, train_data, test_data, resume=True)
+        result = train(cfg, run, train_data, test_data, resume=True, device=device)
         return {"name": name, "stage": "train", "status": result.status, "reason": result.reason}
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, the sweep goes on
         message = f"{type(exc).__name__}: {exc}"

@@ -11,7 +11,8 @@ Idempotent and restartable: a run is trained unless its folder (or a catalog ent
 hash) says finished or diverged; an interrupted run resumes from its checkpoint; an analysis runs when one
 of its result keys is missing. Everything is written atomically, so after a ``kill -9`` at any moment the
 same call completes the sweep without redoing finished work. Up to ``workers`` runs go in parallel in
-spawned processes with ``cores // workers`` torch threads each. Failures are recorded, never raised:
+spawned processes with ``cores // workers`` torch threads each, all on the one ``device`` (several workers
+share a GPU). Failures are recorded, never raised:
 a failed run gets status ``failed``; diverged and failed runs skip their analyses.
 
 A run with ``init_from`` (a selector, see :mod:`hessianlab.experiments.grid`) starts only after its source
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hessianlab import atomic
+from hessianlab.device import resolve_device
 from hessianlab.errors import ConfigError
 from hessianlab.experiments import jobs
 from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
@@ -70,12 +72,14 @@ class SweepResult:
 
 
 def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
-              on_event: Callable[[Event], None] | None = None) -> SweepResult:
-    """Train and analyse every run of ``spec`` into ``out`` (see the module docstring).
+              on_event: Callable[[Event], None] | None = None, device: str | None = None) -> SweepResult:
+    """Train and analyse every run of ``spec`` into ``out`` (see the module docstring) on ``device``
+    (``auto``, ``cpu``, ``cuda[:N]``; ``None``: ``$HESSIANLAB_DEVICE``, else auto), checked before any work.
 
     ``on_event`` receives ``{"stage": "plan", "jobs": n}`` when a phase's jobs are known and each job's
     outcome (``{"name", "stage": "train"|"analyse", ...}``) as it finishes (progress display).
     """
+    where = str(resolve_device(device))  # a bad or unavailable device fails here, not in every job
     out = Path(out) if out is not None else spec.default_out()
     runs_root = out / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
@@ -87,14 +91,14 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
     outcomes: dict[str, RunOutcome] = {}
     with Pool(workers) as pool:
         notify({"stage": "plan", "jobs": len(todo_train)})
-        args = [(p.name, p.config.to_dict(), str(folders[p.name])) for p in todo_train]
+        args = [(p.name, p.config.to_dict(), str(folders[p.name]), where) for p in todo_train]
         after = {p.name: p.source for p in todo_train if p.source is not None}
         for res in _train(pool, args, after, statuses):
             statuses[res["name"]] = res["status"]
             outcomes[res["name"]] = RunOutcome(res["name"], res["status"], res["reason"])
             log.debug("run %s: %s (%s)", res["name"], res["status"], res["reason"])
             notify(res)
-        analysis_jobs, skipped = _analysis_jobs(spec, plans, folders, statuses)
+        analysis_jobs, skipped = _analysis_jobs(spec, plans, folders, statuses, where)
         notify({"stage": "plan", "jobs": len(analysis_jobs)})
         done: dict[str, dict[str, str]] = {name: dict(s) for name, s in skipped.items()}
         for res in pool.map(jobs.analysis_job, analysis_jobs):
@@ -158,10 +162,11 @@ def _locate(plans: list[RunPlan], runs_root: Path) -> tuple[list[RunPlan], dict[
     return [resolved[p.name] for p in plans], folders
 
 
-def _analysis_jobs(spec: Spec, plans: list[RunPlan], folders: dict[str, Path],
-                   statuses: dict[str, str | None]) -> tuple[list[tuple[Any, ...]], dict[str, dict[str, str]]]:
-    """Per finished run, the analyses with a missing result key; analyses of other runs, those its ``where``
-    excludes and those with nothing to compute for it (a selector picking the run itself) are skipped."""
+def _analysis_jobs(spec: Spec, plans: list[RunPlan], folders: dict[str, Path], statuses: dict[str, str | None],
+                   device: str) -> tuple[list[tuple[Any, ...]], dict[str, dict[str, str]]]:
+    """Per finished run, the analyses with a missing result key (to run on ``device``); analyses of other runs,
+    those its ``where`` excludes and those with nothing to compute for it (a selector picking the run itself)
+    are skipped."""
     points = {p.name: dict(p.point) for p in plans}
     folder_names = {name: str(path) for name, path in folders.items()}
     todo, skipped = [], {}
@@ -170,7 +175,7 @@ def _analysis_jobs(spec: Spec, plans: list[RunPlan], folders: dict[str, Path],
         if status != "finished":
             skipped[plan.name] = {a.id: f"skipped: run {status}" for a in spec.analyses}
             continue
-        context = AnalysisContext(plan.name, folder_names, points, spec.groups)
+        context = AnalysisContext(plan.name, folder_names, points, spec.groups, device)
         results = RunDir.open(folders[plan.name]).results
         missing, notes = [], {}
         for a in spec.analyses:

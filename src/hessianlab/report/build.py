@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from hessianlab import __version__
+from hessianlab.report.absa import absa_tables, is_large_batch_study
 from hessianlab.report.aggregate import varying_axes
 from hessianlab.report.claims import parse_claims
 from hessianlab.report.figures import (
     ReportFigure, batch_trends_figure, spectrum_figure, training_curves_figure,
 )
+from hessianlab.report.figures_absa import block_lambda_figure, loss_vs_updates_figure, schedule_figure
 from hessianlab.report.figures_extra import landscape_figures, subsampled_spectra_figure
 from hessianlab.report.reference import paper_tables
 from hessianlab.report.render import RenderedFigure, Section, csv_text, html_page, markdown
@@ -34,7 +36,7 @@ from hessianlab.report.tables import Table, paper_table, runs_table, yao_table
 from hessianlab.report.verdicts import Verdict, describe_runs, evaluate, verdict_table
 
 FIGURE_BUILDERS = (spectrum_figure, training_curves_figure, batch_trends_figure, subsampled_spectra_figure,
-                   landscape_figures)
+                   landscape_figures, schedule_figure, block_lambda_figure, loss_vs_updates_figure)
 VERDICT_RULES = ("Verdicts are computed from the stored results: supported = effect in the expected direction "
                  "with p ≤ alpha (and |ρ| ≥ min_rho for Spearman); contradicted = the same in the opposite "
                  "direction; inconclusive otherwise (the reason is given). A bound claim is supported when every "
@@ -81,11 +83,13 @@ def build_report(root: str | Path, *, claims: Sequence[dict[str, Any]] | None = 
     runs = load_runs(root, exclude=out)
     verdicts = [evaluate(c, runs) for c in parsed]
     title = f"hessianlab report: {(spec or {}).get('name') or root.resolve().name}"
-    figures = [_render(f) for build in FIGURE_BUILDERS for f in build(runs)]
-    ours, run_table = yao_table(runs), runs_table(runs)
+    # batch-size trends put GG/ABS runs at their initial batch size: the ABSA figures replace them there
+    builders = [b for b in FIGURE_BUILDERS if b is not batch_trends_figure or not is_large_batch_study(runs)]
+    figures = [_render(f) for build in builders for f in build(runs)]
+    ours, run_table = absa_tables(runs) or [yao_table(runs)], runs_table(runs)  # ABSA layouts for large batches
     claims_tables = [verdict_table(verdicts)] if verdicts else []
-    tables = [ours, *papers, run_table, *claims_tables]
-    sections = _sections(runs, verdicts, (spec or {}).get("preset"), [ours, run_table, *claims_tables], papers,
+    tables = [*ours, *papers, run_table, *claims_tables]
+    sections = _sections(runs, verdicts, (spec or {}).get("preset"), ours, [run_table, *claims_tables], papers,
                          figures)
     files: dict[str, bytes] = {"report.md": markdown(title, sections).encode(),
                                "report.html": html_page(title, sections).encode()}
@@ -120,9 +124,10 @@ def our_settings(runs: Sequence[RunRecord], preset: str | None) -> str:
             f"varied: {', '.join(varying) or 'nothing'}.")
 
 
-def _sections(runs: Sequence[RunRecord], verdicts: Sequence[Verdict], preset: str | None, tables: Sequence[Table],
-              papers: Sequence[Table], figures: Sequence[tuple[RenderedFigure, bytes]]) -> list[Section]:
-    yao, run_table, *claims_table = tables
+def _sections(runs: Sequence[RunRecord], verdicts: Sequence[Verdict], preset: str | None, ours: Sequence[Table],
+              tables: Sequence[Table], papers: Sequence[Table],
+              figures: Sequence[tuple[RenderedFigure, bytes]]) -> list[Section]:
+    run_table, *claims_table = tables
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.status for r in runs).items()))
     reached = sum(r.reached_target for r in runs)
     overview = Section("Overview", [f"{len(runs)} run(s) ({statuses}); {reached} reached the target training "
@@ -131,7 +136,7 @@ def _sections(runs: Sequence[RunRecord], verdicts: Sequence[Verdict], preset: st
     if verdicts:
         out.append(Section("Claims", [VERDICT_RULES, *(describe_runs(v) for v in verdicts)], claims_table))
     out.append(Section(f"Our results (our {preset + ' ' if preset else ''}settings)",
-                       [our_settings(runs, preset)], [yao]))
+                       [our_settings(runs, preset)], list(ours)))
     intro = (["The numbers below are copied from the papers; their models, data and training differ from the "
               "runs above (each table names its settings), so compare trends, not values."] if papers else
              ["This study names no paper table (spec field reference)."])

@@ -13,6 +13,9 @@ path                                      value
 ``input.grad_norm_x[.<split>[.<stat>]]``  ||∇x J|| likewise (stat: mean, median, q10 or q90)
 ``theorem1.<stat>[.<split>]``             input-Hessian Theorem 1 summary (split default test): ``fraction_psd``,
                                           ``fraction_rank_le_classes``, ``max_rank``, ``median_ratio``, ``min_ratio``
+``epochs.spearman.<a>.<b>``               Spearman's ρ over the epochs between two ``metrics.jsonl`` fields
+                                          (``epochs.spearman.lambda1.lambda1_block``); ``None`` below 3 epochs
+                                          holding both or when one is constant
 ========================================  =============================================================
 
 Result keys hold every setting (see :mod:`hessianlab.experiments.analyses`), so one run may hold several
@@ -34,7 +37,7 @@ from typing import Any, Iterator
 from hessianlab.errors import ConfigError
 from hessianlab.report.runs import RunRecord
 
-ROOTS = ("config", "final", "summary", "eigs", "attack", "input", "theorem1")
+ROOTS = ("config", "final", "summary", "eigs", "attack", "input", "theorem1", "epochs")
 INPUT_QUANTITIES = ("lambda1_x", "grad_norm_x")
 INPUT_STATS = ("mean", "median", "q10", "q90")
 THEOREM1_STATS = ("fraction_psd", "fraction_rank_le_classes", "max_rank", "median_ratio", "min_ratio")
@@ -65,6 +68,11 @@ def check_path(path: str) -> None:
         parts = rest.split(".")
         if parts[0] not in THEOREM1_STATS or len(parts) > 2 or (len(parts) == 2 and parts[1] not in SPLITS):
             raise ConfigError(f"metric path {path!r}: use theorem1.{'|'.join(THEOREM1_STATS)}[.train|test]")
+    if root == "epochs":
+        parts = rest.split(".")
+        if len(parts) != 3 or parts[0] != "spearman" or not all(parts[1:]):
+            raise ConfigError(f"metric path {path!r}: use epochs.spearman.FIELD.FIELD, e.g. "
+                              "epochs.spearman.lambda1.lambda1_block")
 
 
 def value(run: RunRecord, path: str) -> Any:
@@ -83,6 +91,8 @@ def value(run: RunRecord, path: str) -> Any:
         method, split, eps = rest.split(".", 2)
         return attack_accuracy(run, method, split, float(eps))
     parts = rest.split(".")
+    if root == "epochs":
+        return epoch_spearman(run, parts[1], parts[2])
     if root == "theorem1":
         return theorem1_stat(run, parts[0], parts[1] if len(parts) > 1 else "test")
     return input_stat(run, parts[0], parts[1] if len(parts) > 1 else "train", parts[2] if len(parts) > 2 else "mean")
@@ -197,6 +207,18 @@ def theorem1_stat(run: RunRecord, stat: str, split: str = "test") -> float | Non
     """Summary ``stat`` of the ``theorem1`` result on ``split`` (e.g. ``fraction_psd``), or ``None``."""
     payload = _best(run, "theorem1", split)
     return None if payload is None else _number(payload.get("summary", {}).get(stat))
+
+
+def epoch_spearman(run: RunRecord, a: str, b: str) -> float | None:
+    """Spearman's ρ between the per-epoch fields ``a`` and ``b`` over the epochs holding finite values of both;
+    ``None`` with fewer than 3 such epochs or when either is constant."""
+    from scipy import stats
+
+    values = [(_number(m.get(a)), _number(m.get(b))) for m in run.metrics]
+    pairs = [(x, y) for x, y in values if x is not None and y is not None]
+    if len(pairs) < 3 or len({x for x, _ in pairs}) < 2 or len({y for _, y in pairs}) < 2:
+        return None
+    return float(stats.spearmanr([x for x, _ in pairs], [y for _, y in pairs]).statistic)
 
 
 def _best(run: RunRecord, kind: str, split: str) -> dict[str, Any] | None:

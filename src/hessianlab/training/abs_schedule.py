@@ -7,6 +7,12 @@ fixed seeded sample of the training set, eval mode), lets :class:`~hessianlab.tr
 decide, and appends a decision record. The records and the rule's state are part of :meth:`state_dict`,
 so a resumed run continues with exactly the decisions of an uninterrupted one.
 
+Under ``torchrun`` (a process group of several ranks, every rank calling the probe at the same update) the
+probe's samples are sharded across the ranks (:func:`hessianlab.distributed.sharded_curvature`): each rank
+computes its share of every Hessian-vector product and one all-reduce sums them, so the solve costs each rank
+``1/P`` of the products and the eigenvalue (and the decision) is identical on every rank; it equals the
+one-process eigenvalue to rounding. The probe runs on the model's device.
+
 The LR that goes with it is ``lr_BL(epoch) * B / B_initial``
 (:class:`~hessianlab.training.scaling.NoiseScaledLR`): growing the batch keeps the baseline's SGD noise
 scale ``η / B`` (Smith & Le's argument in ABSA Sec. 3), as the paper's "change lr" asks. For ABSA the
@@ -18,25 +24,48 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import nn
 
 from hessianlab.attacks.mixing import AdvRatioSchedule
 from hessianlab.training.adaptive import AdaptiveBatchRule, check_due
 from hessianlab.training.schedules import ScheduleState
 
+if TYPE_CHECKING:
+    from hessianlab.curvature import ParamHessian
+    from hessianlab.distributed import AllReduceOperator
+
 
 @dataclass(frozen=True)
 class EigenMeasurement:
     """One top-eigenvalue solve: ``value`` (loss-Hessian units), wall ``seconds``, Hessian-vector products,
-    relative residual and the solver's converged flag."""
+    relative residual, the solver's converged flag, and ``ranks``: over how many processes the products were
+    sharded (1 in a single process)."""
 
     value: float
     seconds: float
     matvecs: int
     rel_residual: float
     converged: bool
+    ranks: int = 1
+
+
+def probe_operator(model: nn.Module, data: Any, *, samples: int | str, seed: int, chunk_size: int,
+                   params: str | None, dtype: torch.dtype) -> ParamHessian | AllReduceOperator:
+    """The Hessian of the mean loss over ``samples`` of ``data`` (eval mode, ``dtype``, the block ``params``)
+    that the trainer's probes measure: a :class:`~hessianlab.curvature.ParamHessian` in one process, the same
+    operator with its samples sharded across ranks when a process group of several ranks is active (a
+    collective: every rank must build it and run the same solver calls)."""
+    from hessianlab.curvature import ParamHessian
+    from hessianlab.distributed import current, sharded_curvature
+
+    kw: dict[str, Any] = {"samples": samples, "seed": seed, "chunk_size": chunk_size, "params": params,
+                          "mode": "eval", "dtype": dtype}
+    ctx = current()
+    return sharded_curvature(model, None, data, ctx=ctx, **kw) if ctx.is_distributed else ParamHessian(
+        model, None, data, **kw)
 
 
 @dataclass(frozen=True)
@@ -61,20 +90,22 @@ class EigenProbe:
     chunk_size: int = 1024
 
     def __call__(self, model: nn.Module, data: Any) -> EigenMeasurement:
-        """Measure on ``model`` (its parameters now) over ``data`` (a Dataset or ``(x, y)``)."""
-        from hessianlab.curvature import ParamHessian, lanczos, power_iteration
+        """Measure on ``model`` (its parameters now, on its device) over ``data`` (a Dataset or ``(x, y)``);
+        under torchrun every rank must call it at the same point (see the module docstring)."""
+        from hessianlab.curvature import lanczos, power_iteration
 
         started = time.perf_counter()
         n = int(data.labels.shape[0]) if hasattr(data, "labels") else int(data[1].shape[0])
         samples = "all" if self.samples == "all" or int(self.samples) >= n else int(self.samples)
-        op = ParamHessian(model, None, data, samples=samples, seed=self.seed, chunk_size=self.chunk_size,
-                          params=self.params, mode="eval", dtype=next(model.parameters()).dtype)
+        op = probe_operator(model, data, samples=samples, seed=self.seed, chunk_size=self.chunk_size,
+                            params=self.params, dtype=next(model.parameters()).dtype)
         if self.method == "power":
             result = power_iteration(op, 1, tol=self.tol, seed=self.seed)
         else:
             result = lanczos(op, 1, which="LA", tol=self.tol, seed=self.seed)
         return EigenMeasurement(float(result.eigenvalues[0]), time.perf_counter() - started, int(result.num_matvecs),
-                                float(result.relative_residuals[0]), bool(result.converged))
+                                float(result.relative_residuals[0]), bool(result.converged),
+                                int(op.settings.get("world_size", 1)))
 
 
 class AdaptiveBatchSchedule:
@@ -109,7 +140,8 @@ class AdaptiveBatchSchedule:
         (updates done), ``epoch`` (1-based, as in ``metrics.jsonl``), ``samples_seen``, ``eigenvalue``,
         ``previous`` / ``reference`` λ, ``batch_before`` / ``batch_size`` (after the decision), ``lr``,
         ``gamma`` (γ for the next update; ``None`` without adversarial training), ``reason``, ``saturated``,
-        ``duration``, ``decreases``, ``seconds``, ``matvecs``, ``rel_residual``, ``converged``.
+        ``duration``, ``decreases``, ``seconds``, ``matvecs``, ``rel_residual``, ``converged``, ``eig_ranks``
+        (processes the solve was sharded over).
         """
         if not check_due(state.samples_seen - state.batch_size, state.samples_seen, self.every):
             return None
@@ -123,7 +155,7 @@ class AdaptiveBatchSchedule:
             "gamma": None if self.gamma is None else self.adv_ratio(state.update), "reason": decision.reason,
             "saturated": decision.saturated, "duration": decision.duration, "decreases": decision.decreases,
             "seconds": measured.seconds, "matvecs": measured.matvecs, "rel_residual": measured.rel_residual,
-            "converged": measured.converged,
+            "converged": measured.converged, "eig_ranks": measured.ranks,
         }
         self.records.append(record)
         return record

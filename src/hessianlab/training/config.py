@@ -39,7 +39,9 @@ class TrainConfig:
     current model with BatchNorm in ``adv_bn_mode``. ``init_from`` is a run folder whose final weights start
     this run (Yao et al. train robustly from an already trained model).
     Curvature tracking: ``track_lambda1`` (``"all"`` or a number of training samples) records λ1 of the
-    Hessian and the full-batch gradient norm after every epoch (see :mod:`hessianlab.training.hooks`).
+    Hessian and the full-batch gradient norm after every epoch (see :mod:`hessianlab.training.hooks`);
+    ``track_lambda1_params`` (a parameter-name regex) adds the same for that block of the Hessian, recorded as
+    ``lambda1_block`` and ``grad_norm_block`` (ABSA Fig. 6: the last layers' block against the full Hessian).
 
     Large batches (ABSA paper, Appendix B strategies; see :mod:`hessianlab.training.scaling`):
     FB: ``lr_scale_ref`` = B_ref turns on the linear scaling rule ``lr x batch_size / B_ref`` with a warm-up
@@ -83,6 +85,7 @@ class TrainConfig:
     adv_bn_mode: str = "eval"
     init_from: str | None = None
     track_lambda1: int | str | None = None
+    track_lambda1_params: str | None = None
     lr_scale_ref: int | None = None
     lr_warmup_epochs: float = 0.0
     max_physical_batch: int | None = None
@@ -135,10 +138,12 @@ class TrainConfig:
                                   f"got {self.adv_tau!r}")
         if self.track_lambda1 is not None and self.track_lambda1 != "all":
             _check_positive_int("track_lambda1", self.track_lambda1)
+        _check_regex("track_lambda1_params", self.track_lambda1_params)
         if self.max_physical_batch is not None:
             _check_positive_int("max_physical_batch", self.max_physical_batch)
         self._check_large_batch()
         self._check_only_with("adversarial", self.adversarial is not None, ("adv_omega", "adv_tau"))
+        self._check_only_with("track_lambda1", self.track_lambda1 is not None, ("track_lambda1_params",))
         self._check_only_with("batch_schedule abs", self.batch_schedule == "abs",
                               tuple(f.name for f in fields(self) if f.name.startswith("abs_")) + ("adv_omega",))
 
@@ -174,11 +179,7 @@ class TrainConfig:
         if self.abs_eig_seed is not None and (not isinstance(self.abs_eig_seed, int)
                                               or isinstance(self.abs_eig_seed, bool) or self.abs_eig_seed < 0):
             raise ConfigError(f"abs_eig_seed: must be a non-negative integer or None, got {self.abs_eig_seed!r}")
-        if self.abs_eig_params is not None:
-            try:
-                re.compile(self.abs_eig_params)
-            except (re.error, TypeError):
-                raise ConfigError(f"abs_eig_params: {self.abs_eig_params!r} is not a valid regex") from None
+        _check_regex("abs_eig_params", self.abs_eig_params)
         if self.abs_eig_method not in ("power", "lanczos"):
             raise ConfigError(f"abs_eig_method: {self.abs_eig_method!r} is not allowed; use power or lanczos")
 
@@ -219,12 +220,23 @@ class TrainConfig:
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
 _LATER_FIELDS = frozenset(("lr_scale_ref", "lr_warmup_epochs", "max_physical_batch", "adv_omega", "adv_tau",
+                           "track_lambda1_params",
                            *(name for name in _DEFAULTS if name.startswith("abs_"))))
 
 
 def _check_positive_int(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
+
+
+def _check_regex(name: str, value: Any) -> None:
+    """``None`` or a string that compiles as a regular expression."""
+    if value is None:
+        return
+    try:
+        re.compile(value)
+    except (re.error, TypeError):
+        raise ConfigError(f"{name}: {value!r} is not a valid regex") from None
 
 
 def _check_number(

@@ -3,7 +3,9 @@
 :class:`CurvatureHook` records, after each epoch, on a fixed seeded sample of the training set (or all of
 it): the top eigenvalue λ1 of the Hessian of the mean loss (Lanczos, eval mode), its relative residual
 and cost, and the norm of the full-batch gradient over the same samples. The sample is the same at every
-epoch, so the trajectory compares like with like.
+epoch, so the trajectory compares like with like. The solve runs on the model's device; under ``torchrun`` the
+samples are sharded across the ranks (see :func:`hessianlab.training.abs_schedule.probe_operator`), so each rank
+computes a share of every product and all ranks record the same values.
 """
 
 from __future__ import annotations
@@ -35,14 +37,17 @@ class CurvatureHook:
     params: str | None = None
 
     def __call__(self, ctx: EpochContext) -> dict[str, Any]:
-        from hessianlab.curvature import ParamHessian, lanczos
+        from hessianlab.curvature import lanczos
         from hessianlab.curvature.param_hessian import gradient
+        from hessianlab.distributed import AllReduceOperator, sharded_loss_and_gradient
+        from hessianlab.training.abs_schedule import probe_operator
 
         n = len(ctx.train)
         samples = "all" if self.samples == "all" or int(self.samples) >= n else int(self.samples)
-        op = ParamHessian(ctx.model, None, ctx.train, samples=samples, seed=self.seed, chunk_size=self.chunk_size,
-                          params=self.params, mode="eval", dtype=torch.float32)
-        grad_norm = float(torch.linalg.vector_norm(gradient(op).double()))
+        op = probe_operator(ctx.model, ctx.train, samples=samples, seed=self.seed, chunk_size=self.chunk_size,
+                            params=self.params, dtype=torch.float32)
+        grad = sharded_loss_and_gradient(op)[1] if isinstance(op, AllReduceOperator) else gradient(op)
+        grad_norm = float(torch.linalg.vector_norm(grad.double()))
         result = lanczos(op, 1, which="LA", tol=self.tol, seed=self.seed)
         return {
             "lambda1": float(result.eigenvalues[0]),

@@ -20,6 +20,11 @@ Semantics
 * A checkpoint (model, optimizer, schedules, counters, metric history) is written atomically after each
   epoch. Resuming after any interruption (``kill -9`` included) redoes at most the unfinished epoch and ends
   with exactly the metrics of an uninterrupted run (wall-clock fields aside).
+* Device (an execution option, not part of the config; see :mod:`hessianlab.device`): the model, optimizer
+  state, batches, evaluation, hooks and ABS eigen-solves run on it. The in-memory splits are moved there once
+  when they fit :data:`~hessianlab.device.RESIDENT_BYTES`, else each batch is moved when drawn (evaluation
+  and curvature move their chunks). Checkpoints and ``model.pt`` always hold CPU tensors, so a run may be
+  resumed or analysed on another device. Every epoch record and ``status.json`` name the device used.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from torch import nn
 
 from hessianlab.data import BatchIterator, Dataset, Epoch
 from hessianlab.data import augment as augment_batch
+from hessianlab.device import place_datasets, select_device, to_device
 from hessianlab.training.accumulate import accumulate_gradients
 from hessianlab.training.adversarial import BatchTransform, adversarial_transform
 from hessianlab.training.config import TrainConfig
@@ -108,16 +114,22 @@ def train(
     hooks: Sequence[EpochHook] = (),
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     resume: bool = True,
+    device: str | torch.device | None = None,
 ) -> TrainResult:
     """Train per ``config``, writing checkpoints and metrics into ``run``.
 
     ``train_data``/``test_data`` are the in-memory splits (pixels in [0, 1]). With ``resume`` (default) an
     existing checkpoint in ``run`` is continued; otherwise training starts from scratch and overwrites it.
-    ``on_epoch`` receives each finished epoch's record (progress display). Returns how the run ended.
+    ``on_epoch`` receives each finished epoch's record (progress display). ``device``: ``auto``, ``cpu``,
+    ``cuda``, ``cuda:N`` or ``None`` (``$HESSIANLAB_DEVICE``, else auto; see :mod:`hessianlab.device`).
+    Returns how the run ended.
     """
+    device = select_device(device)
     model = model_from_config(config, run.data_meta, seed=config.seed)
     if config.init_from is not None:
         model.load_state_dict(init_weights(config.init_from, run))
+    model.to(device)
+    train_data, test_data = place_datasets(device, train_data, test_data)
     lr_schedule, batch_schedule = schedules_from_config(config, len(train_data))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
@@ -134,17 +146,20 @@ def train(
         run.write_metrics(state["history"])
         _write_decisions(run, batch_schedule)
     if state["stopped"] is not None:  # finished before; make sure the final model and status exist
-        return _finish(run, model, state)
+        return _finish(run, model, state, device)
 
     if config.track_lambda1 is not None:
         from hessianlab.training.hooks import CurvatureHook
 
         hooks = (*hooks, CurvatureHook(samples=config.track_lambda1, seed=config.seed))
+        if config.track_lambda1_params is not None:  # a block's λ1 beside the full one (ABSA Fig. 6)
+            block = CurvatureHook(samples=config.track_lambda1, seed=config.seed, params=config.track_lambda1_params)
+            hooks = (*hooks, lambda ctx: {f"{k}_block": v for k, v in block(ctx).items()})
     if config.max_physical_batch is not None and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                                      for m in model.modules()):
         log.warning("max_physical_batch with BatchNorm: micro-batches use their own batch statistics, so the "
                     "accumulated gradient is not the full batch's")
-    run.set_status("running")
+    run.set_status("running", summary={"device": str(device)})
     iterator = BatchIterator(train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed,
                              augment=augment_batch if config.augment else None)
     transform = adversarial_transform(config, _gamma(config, batch_schedule, state))
@@ -164,20 +179,21 @@ def train(
                                              gradient_fn=gradient_fn)
         record = _epoch_record(model, config, train_data, test_data, hooks, state, epoch, lr, batch_size)
         record["eig_seconds"] = getattr(batch_schedule, "eig_seconds", 0.0) - eig_before
+        record["device"] = str(device)
         record["wall_seconds"] = time.perf_counter() - started
         state["history"].append(record)
         state["epoch"] = epoch + 1
         state["wall_seconds"] = record["wall_seconds"]
         state["stopped"] = _stop_reason(config, state, record, diverged)
-        run.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "lr_schedule": lr_schedule.state_dict(), "batch_schedule": batch_schedule.state_dict(),
-                             "state": state})
+        run.save_checkpoint(to_device({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                       "lr_schedule": lr_schedule.state_dict(),
+                                       "batch_schedule": batch_schedule.state_dict(), "state": state}, "cpu"))
         run.write_metrics(state["history"])
         _write_decisions(run, batch_schedule)
         if on_epoch is not None:
             on_epoch(record)
 
-    return _finish(run, model, state)
+    return _finish(run, model, state, device)
 
 
 def _gamma(config: TrainConfig, batch_schedule: BatchSchedule, state: dict[str, Any]) -> Callable[[], float]:
@@ -194,15 +210,15 @@ def _write_decisions(run: RunDir, batch_schedule: BatchSchedule) -> None:
         run.write_decisions(records)
 
 
-def _finish(run: RunDir, model: nn.Module, state: dict[str, Any]) -> TrainResult:
-    """Write the final weights and status of a stopped run (idempotent, so a resume after a kill between the
-    last checkpoint and these writes completes the run)."""
+def _finish(run: RunDir, model: nn.Module, state: dict[str, Any], device: torch.device) -> TrainResult:
+    """Write the final weights (CPU tensors) and status of a stopped run (idempotent, so a resume after a kill
+    between the last checkpoint and these writes completes the run)."""
     result = _result(state)
-    run.save_model(model.state_dict())
+    run.save_model(to_device(model.state_dict(), "cpu"))
     summary = {k: result.final.get(k) for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
     summary.update(epochs=result.epochs, updates=result.updates, reached_target=result.reached_target,
                    accumulation=result.final.get("accumulated_updates", 0) > 0,
-                   eig_seconds=sum(r.get("eig_seconds", 0.0) for r in result.history))
+                   eig_seconds=sum(r.get("eig_seconds", 0.0) for r in result.history), device=str(device))
     run.set_status(result.status, result.reason, summary)
     return result
 
@@ -225,16 +241,19 @@ def sgd_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: Epoch, 
     before the single step (counted in ``state["accumulated_updates"]``). ``after_update(model, counters, lr)``
     is called after every step with the counters after it (``batch_size`` = samples the step consumed).
     ``gradient_fn(model, x, y, max_physical_batch) -> loss`` fills ``.grad`` (data-parallel training passes a
-    :class:`hessianlab.distributed.DataParallelStep`, which shards the batch across ranks).
+    :class:`hessianlab.distributed.DataParallelStep`, which shards the batch across ranks). Batches are moved
+    to the model's device (a no-op when the data already lives there).
     Returns ``(diverged, last lr, last batch size)``; stops early on a non-finite loss or at ``max_updates``.
     """
     model.train()
+    device = next(model.parameters()).device
     lr, batch_size = float("nan"), state.get("last_batch_size", epoch.batch_size)
     while epoch.remaining > 0:
         now = ScheduleState(epoch.epoch, state["updates"], state["samples_seen"], batch_size)
         batch_size = batch_schedule.batch_size(now)
         position = epoch.position
         x, y = epoch.next_batch(batch_size)
+        x, y = x.to(device), y.to(device)
         if transform is not None:
             x = transform(model, x, y, epoch.epoch, position)
             model.train()

@@ -50,7 +50,8 @@ __all__ = ["ANALYSES", "Analysis", "AnalysisContext"]
 
 @dataclass(frozen=True)
 class AnalysisContext:
-    """What an analysis may know about the sweep: run folders by name, the sweep points and the zip groups.
+    """What an analysis may know about the sweep: run folders by name, the sweep points, the zip groups and
+    the execution ``device`` (``auto``, ``cpu``, ``cuda[:N]``; ``None``: ``$HESSIANLAB_DEVICE``, else auto).
 
     ``select(selector)`` is the folder of the run :func:`hessianlab.experiments.grid.select` picks for this run
     (``{batch_size: 64}`` -> the batch-size-64 run with the same seed etc.); ``is_self(selector)`` tells
@@ -61,6 +62,7 @@ class AnalysisContext:
     folders: Mapping[str, str]
     points: Mapping[str, Mapping[str, Any]]
     groups: tuple[tuple[str, ...], ...] = ()
+    device: str | None = None
 
     def selected(self, selector: Mapping[str, Any]) -> str:
         """The name of the one run ``selector`` picks; :class:`KeyError` when it picks none or several."""
@@ -113,7 +115,7 @@ def _run_attack(run: RunDir, p: dict[str, Any], ctx: AnalysisContext) -> None:
         return
     source = ctx.select(p["source"]) if p["source"] is not None else None
     _attack.attack(run, methods=p["methods"], eps=p["eps"], splits=p["splits"], samples=p["samples"],
-                   steps=p["steps"], batch_size=p["batch_size"], source=source)
+                   steps=p["steps"], batch_size=p["batch_size"], source=source, device=ctx.device)
 
 
 def _attack_keys(p: dict[str, Any], ctx: AnalysisContext) -> list[tuple[str, str]]:
@@ -126,7 +128,7 @@ def _attack_keys(p: dict[str, Any], ctx: AnalysisContext) -> list[tuple[str, str
 
 def _run_landscape(run: RunDir, p: dict[str, Any], ctx: AnalysisContext) -> None:
     common = {"splits": p["splits"], "points": p["points"], "eval_samples": p["eval_samples"],
-              "batch_size": p["batch_size"]}
+              "batch_size": p["batch_size"], "device": ctx.device}
     if p["type"] == "interpolate":
         if ctx.is_self(p["target"]):
             return
@@ -149,15 +151,17 @@ def _landscape_keys(p: dict[str, Any], ctx: AnalysisContext) -> list[tuple[str, 
 ANALYSES: dict[str, Analysis] = {a.kind: a for a in (
     Analysis("eigs", {**_HESSIAN, "samples": P.Param("all", P.samples), "verify": P.Param(False, P.boolean)},
              lambda p, ctx: _eigs_keys(p, "eigs", [p["samples"]]),
-             lambda run, p, ctx: _curv.eigs(run, **p), "top-k Hessian eigenpairs"),
+             lambda run, p, ctx: _curv.eigs(run, **p, device=ctx.device), "top-k Hessian eigenpairs"),
     Analysis("subsampled", {**_HESSIAN, "samples": P.Param(None, P.list_of(P.samples), required=True)},
              lambda p, ctx: _eigs_keys(p, "subsampled", p["samples"]),
-             lambda run, p, ctx: _curv.subsampled(run, **p), "eigs of the Hessian of B_H samples, per B_H"),
+             lambda run, p, ctx: _curv.subsampled(run, **p, device=ctx.device),
+             "eigs of the Hessian of B_H samples, per B_H"),
     Analysis("input_stats", {"samples": P.Param("all", P.samples), "split": P.Param("train", _SPLIT),
                              "seed": P.Param(0, P.non_negative_int), "tol": P.Param(1e-4, P.number(0.0, open_low=True)),
                              "dtype": P.Param("float32", P.choice(*_curv.DTYPES))},
              lambda p, ctx: [("input_stats", _curv.input_stats_key(**p))],
-             lambda run, p, ctx: _curv.input_stats(run, **p), "per-sample input-Hessian λ1 and input-gradient norm"),
+             lambda run, p, ctx: _curv.input_stats(run, **p, device=ctx.device),
+             "per-sample input-Hessian λ1 and input-gradient norm"),
     Analysis("attack", {"methods": P.Param(None, P.list_of(P.choice(*ATTACK_NAMES)), required=True),
                         "eps": P.Param(None, P.list_of(P.number(0.0)), required=True),
                         "splits": P.Param(["test"], P.list_of(_SPLIT)), "samples": P.Param(None, P.optional(P.positive_int)),
@@ -176,5 +180,6 @@ ANALYSES: dict[str, Analysis] = {a.kind: a for a in (
                           "seed": P.Param(0, P.non_negative_int), "method": P.Param("auto", P.choice("auto", "dense", "lanczos")),
                           "rtol": P.Param(1e-7, P.number(0.0, open_low=True))},
              lambda p, ctx: [("theorem1", _curv.theorem1_key(**p))],
-             lambda run, p, ctx: _curv.theorem1(run, **p), "rank and PSD-ness of per-sample input Hessians"),
+             lambda run, p, ctx: _curv.theorem1(run, **p, device=ctx.device),
+             "rank and PSD-ness of per-sample input Hessians"),
 )}

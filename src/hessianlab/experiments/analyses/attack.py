@@ -2,7 +2,8 @@
 
 Shared by ``hessianlab attack`` and the experiment runner. One result per (method, split):
 ``results["attack"][attack_key(...)]`` = :meth:`RobustResult.to_dict` + ``split`` + ``source``; the key holds
-every setting that changes the numbers (radii, samples, steps where the method has them, source).
+every setting that changes the numbers (radii, samples, steps where the method has them, source). The models
+and the evaluated split go to ``device`` (see :mod:`hessianlab.device`; not in the key).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from hessianlab.attacks import RobustResult
+from hessianlab.device import select_device
 from hessianlab.errors import ConfigError
 from hessianlab.experiments.store import RunDir
 
@@ -30,24 +34,27 @@ def attack_key(method: str, split: str, source: str | Path | None = None, *, eps
 
 def attack(run: RunDir, *, methods: Sequence[str], eps: Sequence[float], splits: Sequence[str] = ("test",),
            samples: int | None = None, steps: int | None = None, batch_size: int = 256,
-           source: str | Path | None = None) -> list[tuple[str, RobustResult]]:
+           source: str | Path | None = None,
+           device: str | torch.device | None = None) -> list[tuple[str, RobustResult]]:
     """Accuracy of the run's model under each attack in ``methods`` at every radius in ``eps`` (pixels).
 
     ``samples`` evaluates a stratified subset of each split; ``steps`` applies to ``ifgsm``/``pgd``;
-    ``source`` is a run folder whose model generates the examples (transfer). Returns ``[(key, result)]``.
+    ``source`` is a run folder whose model generates the examples (transfer). The models and each evaluated
+    split are moved to ``device`` (``None``: ``$HESSIANLAB_DEVICE``, else auto). Returns ``[(key, result)]``.
     """
     from hessianlab.attacks import make_attack, robust_accuracy
 
     for split in splits:
         if split not in SPLITS:
             raise ConfigError(f"split: {split!r} is not allowed; use train, test or both")
-    model = run.load_model()
+    device = select_device(device)
+    model = run.load_model().to(device)
     source_model = None
     if source is not None:
         src = RunDir.open(Path(source))
         if src.status.get("status") != "finished":
             raise ConfigError(f"source run {source} is {src.status.get('status')}, not finished; train it first")
-        source_model = src.load_model()
+        source_model = src.load_model().to(device)
     out = []
     for method in methods:
         params: dict[str, Any] = {"eps": eps[0]}
@@ -56,8 +63,8 @@ def attack(run: RunDir, *, methods: Sequence[str], eps: Sequence[float], splits:
         attack_fn = make_attack(method, **params)
         for split in splits:
             data = run.load_data(split, subset=samples)
-            result = robust_accuracy(model, data, None, attack_fn, eps, batch_size=batch_size,
-                                     source_model=source_model)
+            result = robust_accuracy(model, data.images.to(device), data.labels.to(device), attack_fn, eps,
+                                     batch_size=batch_size, source_model=source_model)
             key = attack_key(method, split, source, eps=eps, samples=samples, steps=steps)
             run.write_result("attack", key, {**result.to_dict(), "split": split,
                                              "source": str(source) if source is not None else None})

@@ -4,7 +4,8 @@ Eigen-directions are the top Hessian eigenvectors of the mean training loss over
 Each result is stored as ``results["landscape"][KEY]`` = ``Line.to_dict()`` / ``Plane.to_dict()`` plus
 ``file`` (the JSON written by :func:`~hessianlab.landscape.save_landscape`, relative to the run folder, with
 the directions beside it as ``.pt``) and, for eigen-directions, ``eigenvalues``. Keys (``E``: ``eval_samples``,
-``all`` when unset; ``batch_size`` only batches the evaluation and is not part of them):
+``all`` when unset; ``batch_size`` only batches the evaluation and ``device`` only places it, see
+:mod:`hessianlab.device`; neither is part of them):
 
 * ``line/SPLIT/radius=R/points=N/samples=S/seed=K/tol=T/eval=E``
 * ``plane/SPLIT/radius=R/points=N/samples=S/seed=K/tol=T/eval=E``
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 
 import torch
 
+from hessianlab.device import place_datasets, select_device
 from hessianlab.errors import ConfigError
 from hessianlab.experiments.store import RunDir
 
@@ -46,8 +48,10 @@ def _store(run: RunDir, key: str, result: Any, directions: dict[str, Any], extra
 
 def eigen_landscape(run: RunDir, *, type: str = "line", splits: Sequence[str] = ("train", "test"),
                     radius: float = 1.0, points: int = 21, samples: int | str = "all", seed: int = 0,
-                    tol: float = 1e-4, eval_samples: int | None = None, batch_size: int = 1024) -> list[str]:
-    """Loss along v1 (``type='line'``) or on the (v1, v2) plane (``'plane'``) of the run's final model.
+                    tol: float = 1e-4, eval_samples: int | None = None, batch_size: int = 1024,
+                    device: str | torch.device | None = None) -> list[str]:
+    """Loss along v1 (``type='line'``) or on the (v1, v2) plane (``'plane'``) of the run's final model, on
+    ``device`` (``None``: ``$HESSIANLAB_DEVICE``, else auto).
 
     The grid is ``symmetric_grid(radius, points)`` (unit eigenvectors: Euclidean distance in parameter
     space); each split in ``splits`` is evaluated on the same directions (``eval_samples``: a stratified
@@ -57,13 +61,15 @@ def eigen_landscape(run: RunDir, *, type: str = "line", splits: Sequence[str] = 
 
     if type not in ("line", "plane"):
         raise ConfigError(f"type: {type!r} is not allowed here; use line or plane")
-    model = run.load_model()
+    device = select_device(device)
+    model = run.load_model().to(device)
     k = 1 if type == "line" else 2
-    eig = eigen_directions(model, run.load_data("train"), k=k, samples=samples, seed=seed, tol=tol)
+    eig = eigen_directions(model, place_datasets(device, run.load_data("train"))[0], k=k, samples=samples, seed=seed,
+                           tol=tol)
     grid = symmetric_grid(radius, points)
     keys = []
     for split in splits:
-        data = run.load_data(split, subset=eval_samples)
+        (data,) = place_datasets(device, run.load_data(split, subset=eval_samples))
         if type == "line":
             result = line(model, data, eig[0], grid, batch_size=batch_size, kind="eigen")
             directions = {"d1": eig[0]}
@@ -79,8 +85,9 @@ def eigen_landscape(run: RunDir, *, type: str = "line", splits: Sequence[str] = 
 
 def interpolation_landscape(run: RunDir, *, target: str | Path, splits: Sequence[str] = ("train", "test"),
                             start: float = -0.5, stop: float = 1.5, points: int = 21, eval_samples: int | None = None,
-                            batch_size: int = 1024) -> list[str]:
-    """Loss on ``(1 - α) θ_run + α θ_target`` for ``α`` in ``linspace(start, stop, points)``; returns the keys.
+                            batch_size: int = 1024, device: str | torch.device | None = None) -> list[str]:
+    """Loss on ``(1 - α) θ_run + α θ_target`` for ``α`` in ``linspace(start, stop, points)`` (evaluated on
+    ``device``); returns the keys.
 
     The saved direction ``d`` is ``θ_target - θ_run``.
     """
@@ -89,11 +96,13 @@ def interpolation_landscape(run: RunDir, *, target: str | Path, splits: Sequence
     other = RunDir.open(Path(target))
     if other.status.get("status") != "finished":
         raise ConfigError(f"target run {target} is {other.status.get('status')}, not finished; train it first")
-    model_a, model_b = run.load_model(), other.load_model()
+    device = select_device(device)
+    model_a, model_b = run.load_model().to(device), other.load_model().to(device)
     alphas = torch.linspace(start, stop, points, dtype=torch.float64)
     keys = []
     for split in splits:
-        result = interpolate(model_a, model_b, run.load_data(split, subset=eval_samples), alphas, batch_size=batch_size)
+        (data,) = place_datasets(device, run.load_data(split, subset=eval_samples))
+        result = interpolate(model_a, model_b, data, alphas, batch_size=batch_size)
         key = landscape_key("interpolate", split, target=target, start=start, stop=stop, points=points,
                             eval_samples=eval_samples)
         _store(run, key, result, {"d": interpolation_direction(model_a, model_b)}, {"target": str(target)})
