@@ -132,6 +132,18 @@ def test_cli_report_prints_verdicts(tmp_path, capsys):
     assert "lambda1-increases" in out and "inconclusive" in out and "p = 0.333" in out
 
 
+def test_runs_outside_the_spec_plan_are_left_out(tmp_path):
+    for b, lam in {16: 1.0, 32: 2.0, 64: 3.0, 128: 0.5}.items():
+        make_run(tmp_path, f"b{b}", batch_size=b, lambda1=lam)
+    plan = ["b16", "b32", "b64"]  # b128 belongs to an earlier version of the spec
+    (tmp_path / "spec.json").write_text(json.dumps({"claims": CLAIMS[:1], "planned_runs": plan}))
+    result = build_report(tmp_path)
+    assert result.num_runs == 3
+    text = result.markdown.read_text()
+    assert "1 other run folder(s)" in text and "b128" not in text
+    assert "ρ = 1" in text  # the claim sees the three planned runs only (with b128 it would not be monotone)
+
+
 def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err

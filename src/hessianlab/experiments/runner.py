@@ -2,7 +2,7 @@
 
 Output folder ``DIR`` (default ``runs/<spec output>/<preset>``)::
 
-    DIR/spec.json               the resolved spec (after the preset)
+    DIR/spec.json               the resolved spec (after the preset) and its run folders (planned_runs)
     DIR/summary.json            the outcome of the latest invocation (per run: status, reason, analyses)
     DIR/runs/<run name>/        one run folder per grid point (see :mod:`hessianlab.experiments.store`)
     DIR/runs/catalog.sqlite     the catalog over them
@@ -83,9 +83,10 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
     out = Path(out) if out is not None else spec.default_out()
     runs_root = out / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(out / "spec.json", spec.to_dict())
-    notify = on_event or (lambda event: None)
     plans, folders = _locate(spec.expand(), runs_root)
+    planned = sorted(str(folders[p.name].resolve().relative_to(out.resolve())) for p in plans)
+    atomic.write_json(out / "spec.json", {**spec.to_dict(), "planned_runs": planned})
+    notify = on_event or (lambda event: None)
     statuses = {p.name: jobs.run_status(folders[p.name]) for p in plans}
     todo_train = [p for p in training_order(plans) if statuses[p.name] not in jobs.FINAL]
     outcomes: dict[str, RunOutcome] = {}
