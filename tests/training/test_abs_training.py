@@ -128,3 +128,15 @@ def test_abs_resume_is_exact(tmp_path):
     assert len(straight.decisions()) == 4 * 128 // 32 and straight.decisions()[-1]["batch_size"] > 8
     wa, wb = straight.load_model().state_dict(), RunDir.open(tmp_path / "resumed").load_model().state_dict()
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize("field_name,extra", [("abs_eig_params", {}), ("track_lambda1_params", {"track_lambda1": 16})])
+def test_block_regex_selecting_nothing_fails_before_training(tmp_path, field_name, extra):
+    from hessianlab.errors import ConfigError
+
+    cfg = TrainConfig(**{**ABS, field_name: r"^conv9\.", **extra})
+    train_data, test_data = load_splits(cfg)
+    run = RunDir.create(tmp_path / "run", cfg, meta_to_dict(train_data.meta))
+    with pytest.raises(ConfigError, match=f"^{field_name}: params=.*selects no parameter"):
+        train(cfg, run, train_data, test_data)
+    assert not (tmp_path / "run" / "metrics.jsonl").exists() or run.metrics() == []

@@ -126,6 +126,9 @@ def train(
     """
     device = select_device(device)
     model = model_from_config(config, run.data_meta, seed=config.seed)
+    for field_name in ("abs_eig_params", "track_lambda1_params"):  # a block regex must select something now,
+        if getattr(config, field_name) is not None:                   # not at the first eigenvalue check
+            _check_block(model, field_name, getattr(config, field_name))
     if config.init_from is not None:
         model.load_state_dict(init_weights(config.init_from, run))
     model.to(device)
@@ -208,6 +211,17 @@ def _write_decisions(run: RunDir, batch_schedule: BatchSchedule) -> None:
     records = getattr(batch_schedule, "records", None)
     if records is not None:
         run.write_decisions(records)
+
+
+def _check_block(model: nn.Module, field_name: str, regex: str) -> None:
+    """A :class:`ConfigError` naming ``field_name`` when the block regex selects no parameter of ``model``."""
+    from hessianlab.curvature.params import select_param_names
+    from hessianlab.errors import ConfigError
+
+    try:
+        select_param_names(model, regex)
+    except ConfigError as exc:
+        raise ConfigError(f"{field_name}: {exc}") from None
 
 
 def _finish(run: RunDir, model: nn.Module, state: dict[str, Any], device: torch.device) -> TrainResult:
