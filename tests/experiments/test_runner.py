@@ -64,9 +64,10 @@ def test_end_to_end_writes_every_result(sweep):
         for entry in results["landscape"].values():
             assert (out / "runs" / plan.name / entry["file"]).is_file()
         transfer = attack_key("fgsm", "test", folders[plans[0].name], eps=[0.02, 0.01])
-        if plan is plans[0]:  # the source itself: no redundant copy of its white-box result
+        if plan is plans[0]:  # the source itself: its D_attack is its white-box attack, stored once as such
             assert transfer not in results["attack"]
-            assert result.runs[0].analyses["fgsm-transfer"] == "skipped: its selector picks this run itself"
+            assert attack_key("fgsm", "test", eps=[0.02, 0.01]) in results["attack"]
+            assert result.runs[0].analyses["fgsm-transfer"] == "done"
         else:
             assert results["attack"][transfer]["source"] == folders[plans[0].name]
     assert all(r.status == "finished" and set(r.analyses.values()) == {"done"} for r in result.runs[1:])

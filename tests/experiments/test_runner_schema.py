@@ -99,11 +99,12 @@ def test_where_self_selection_and_result_keys(tmp_path):
     data = _spec({"batch_size": [16, 32]}, copy.deepcopy(ANALYSES))
     first = run_sweep(parse_spec(data), tmp_path)
     small, large = first.runs
-    assert small.analyses["transfer"] == "skipped: its selector picks this run itself"
+    assert small.analyses["transfer"] == "done"  # its own D_attack is the white-box attack: stored once as such
     assert small.analyses["interp"] == "skipped: not selected by its where"
     assert large.analyses == {a["id"]: "done" for a in ANALYSES}
     results = {r.name: json.loads((tmp_path / "runs" / r.name / "results.json").read_text()) for r in first.runs}
     assert [k for k in results[small.name]["attack"] if "from:" in k] == []
+    assert "fgsm/test/eps=0.1/samples=16" in results[small.name]["attack"]
     assert [k.split("/from:")[1] for k in results[large.name]["attack"] if "from:" in k] == [small.name]
     assert list(results[small.name]["landscape"]) == ["line/train/radius=1.0/points=3/samples=32/seed=0/tol=0.01/eval=16"]
     assert _analysed(data, tmp_path) == {}  # same settings: every stored result is reused
@@ -115,4 +116,4 @@ def test_where_self_selection_and_result_keys(tmp_path):
         assert _analysed(data, tmp_path) == {"batch_size=16": {aid}, "batch_size=32": {aid}}, (aid, name)
         assert _analysed(data, tmp_path) == {}
     stored = json.loads((tmp_path / "runs" / small.name / "results.json").read_text())
-    assert len(stored["eigs"]) == 2 and len(stored["input_stats"]) == 2 and len(stored["attack"]) == 4
+    assert len(stored["eigs"]) == 2 and len(stored["input_stats"]) == 2 and len(stored["attack"]) == 5  # 4 pgd + fgsm

@@ -14,7 +14,7 @@ import math
 from typing import Any, Sequence
 
 from hessianlab.report import metrics as M
-from hessianlab.report.aggregate import Group, Stat, fmt_stat, group_runs, group_stat, varying_axes
+from hessianlab.report.aggregate import POOLED, Group, Stat, fmt_stat, group_runs, group_stat, varying_axes
 from hessianlab.report.runs import RunRecord
 from hessianlab.report.tables import Table, final_value, setting_label
 
@@ -64,7 +64,7 @@ def setting_axes(runs: Sequence[RunRecord]) -> list[str]:
     """Config fields that differ between runs of one (strategy, BS) cell: they need a Setting column."""
     groups = group_runs(runs)
     out = []
-    for axis in varying_axes(runs, ignore=("seed",)):
+    for axis in varying_axes(runs, ignore=POOLED):
         cells: dict[tuple[str, int | None], set[str]] = {}
         for g in groups:
             cells.setdefault(_cell_key(g), set()).add(repr(g.config.get(axis)))

@@ -1,7 +1,9 @@
 """Group repeated seeds and summarise them as mean ± standard deviation.
 
-Runs belong to one group when their configs are equal except for ``seed``. The spread is the sample
-standard deviation (``ddof=1``) over the runs of a group that have a value; one value has no spread.
+Runs belong to one group when their configs are equal except for ``seed`` and ``init_from`` (a run continued
+from another run of the study starts from that run's seed's model, so its folder differs with the seed). The
+spread is the sample standard deviation (``ddof=1``) over the runs of a group that have a value; one value has
+no spread.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any, Callable, Iterable, Sequence
 from hessianlab.report.runs import RunRecord
 
 SEED = "seed"
+#: config fields that never separate groups or settings
+POOLED = (SEED, "init_from")
 
 
 @dataclass(frozen=True)
 class Group:
-    """Runs whose configs differ only in ``seed``; ``config`` is the shared config without ``seed``."""
+    """Runs whose configs differ only in :data:`POOLED` fields; ``config`` is the shared config without them."""
 
     config: dict[str, Any]
     runs: tuple[RunRecord, ...]
@@ -40,18 +44,18 @@ class Stat:
 
 
 def group_runs(runs: Iterable[RunRecord]) -> list[Group]:
-    """Groups of runs equal up to ``seed``, in order of first appearance."""
+    """Groups of runs equal up to :data:`POOLED` fields, in order of first appearance."""
     groups: dict[str, list[RunRecord]] = {}
     configs: dict[str, dict[str, Any]] = {}
     for run in runs:
-        cfg = {k: v for k, v in run.config.items() if k != SEED}
+        cfg = {k: v for k, v in run.config.items() if k not in POOLED}
         key = json.dumps(cfg, sort_keys=True, default=str)
         groups.setdefault(key, []).append(run)
         configs.setdefault(key, cfg)
     return [Group(configs[k], tuple(v)) for k, v in groups.items()]
 
 
-def varying_axes(runs: Sequence[RunRecord], *, ignore: Iterable[str] = (SEED,)) -> list[str]:
+def varying_axes(runs: Sequence[RunRecord], *, ignore: Iterable[str] = POOLED) -> list[str]:
     """Config fields whose value differs between ``runs`` (sorted), minus ``ignore``."""
     skip = set(ignore)
     keys = sorted({k for r in runs for k in r.config} - skip)

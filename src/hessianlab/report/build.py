@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from hessianlab import __version__
 from hessianlab.report.absa import absa_tables, is_large_batch_study
-from hessianlab.report.aggregate import varying_axes
+from hessianlab.report.aggregate import POOLED, varying_axes
 from hessianlab.report.claims import parse_claims
 from hessianlab.report.figures import (
     ReportFigure, batch_trends_figure, spectrum_figure, training_curves_figure,
@@ -31,6 +31,7 @@ from hessianlab.report.figures_absa import block_lambda_figure, loss_vs_updates_
 from hessianlab.report.figures_extra import landscape_figures, subsampled_spectra_figure
 from hessianlab.report.reference import paper_tables
 from hessianlab.report.render import RenderedFigure, Section, csv_text, html_page, markdown
+from hessianlab.report.robust import robust_table
 from hessianlab.report.runs import RunRecord, load_runs, load_spec
 from hessianlab.report.tables import Table, paper_table, runs_table, yao_table
 from hessianlab.report.verdicts import Verdict, describe_runs, evaluate, verdict_table
@@ -92,6 +93,8 @@ def build_report(root: str | Path, *, claims: Sequence[dict[str, Any]] | None = 
     builders = [b for b in FIGURE_BUILDERS if b is not batch_trends_figure or not is_large_batch_study(runs)]
     figures = [_render(f) for build in builders for f in build(runs)]
     ours, run_table = absa_tables(runs) or [yao_table(runs)], runs_table(runs)  # ABSA layouts for large batches
+    robust = robust_table(runs)  # robust models against M_ORI's attacks (Yao Tables 3-4)
+    ours = [robust, *ours] if robust is not None else ours
     claims_tables = [verdict_table(verdicts)] if verdicts else []
     tables = [*ours, *papers, run_table, *claims_tables]
     sections = _sections(runs, verdicts, (spec or {}).get("preset"), ours, [run_table, *claims_tables], papers,
@@ -121,7 +124,7 @@ def our_settings(runs: Sequence[RunRecord], preset: str | None) -> str:
     Lists the :data:`SETTING_KEYS` config fields shared by every run (unset ones, and ``adv_eps`` without
     adversarial training, left out), then the varied ones.
     """
-    varying = varying_axes(runs, ignore=("seed",))
+    varying = varying_axes(runs, ignore=POOLED)
     config = runs[0].config
     shown = [k for k in SETTING_KEYS if k not in varying and config.get(k) is not None]
     fixed = [f"{k} {config[k]}" for k in shown if k != "adv_eps" or "adversarial" in shown + varying]

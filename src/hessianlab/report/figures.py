@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hessianlab.report import metrics as M
-from hessianlab.report.aggregate import Group, group_runs, group_stat, varying_axes
+from hessianlab.report.aggregate import POOLED, Group, group_runs, group_stat, varying_axes
 from hessianlab.report.runs import RunRecord
 from hessianlab.report.tables import ATTACK, DAGGER, final_value, setting_label
 
@@ -53,7 +53,7 @@ def _mean_curve(curves: list[list[float]]) -> np.ndarray:
 
 def spectrum_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
     """Top eigenvalues of the full training-set Hessian, one line per batch size (Yao et al. Fig. 1)."""
-    axes_names = varying_axes(runs, ignore=("seed", "batch_size"))
+    axes_names = varying_axes(runs, ignore=(*POOLED, "batch_size"))
     fig, ax, drawn = new_figure(1, width=6.0), None, False
     groups = sorted(group_runs(runs), key=lambda g: (setting_label(g.config, axes_names), g.config.get("batch_size", 0)))
     for g in groups:
@@ -78,7 +78,7 @@ def spectrum_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
 
 def training_curves_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
     """λ1 and the full-batch gradient norm after every epoch (Yao et al. Fig. 4), when tracked."""
-    axes_names = varying_axes(runs, ignore=("seed", "batch_size"))
+    axes_names = varying_axes(runs, ignore=(*POOLED, "batch_size"))
     fields = [f for f in ("lambda1", "grad_norm") if any(f in m for r in runs for m in r.metrics)]
     if not fields:
         return []
@@ -107,7 +107,7 @@ def batch_trends_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
     """
     if len({r.config.get("batch_size") for r in runs}) < 2:
         return []
-    other = [a for a in varying_axes(runs, ignore=("seed", "batch_size", "lr")) if a not in SCHEDULE_AXES]
+    other = [a for a in varying_axes(runs, ignore=(*POOLED, "batch_size", "lr")) if a not in SCHEDULE_AXES]
     line_axes = [*SCHEDULE_AXES, *other]
     panels: list[tuple[str, Callable[[RunRecord], float | None]]] = [
         ("test accuracy", lambda r: final_value(r, "test_acc"))]

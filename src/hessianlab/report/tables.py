@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from hessianlab.report import metrics as M
-from hessianlab.report.aggregate import Stat, fmt_number, fmt_stat, group_runs, group_stat, varying_axes
+from hessianlab.report.aggregate import POOLED, Stat, fmt_number, fmt_stat, group_runs, group_stat, varying_axes
 from hessianlab.report.reference import PaperTable
 from hessianlab.report.runs import RunRecord
 
@@ -47,7 +47,7 @@ def setting_label(config: dict[str, Any], axes: Sequence[str]) -> str:
 
 def yao_table(runs: Sequence[RunRecord]) -> Table:
     """Yao et al. Table 1: one row per group of seeds, sorted by setting then batch size."""
-    axes = varying_axes(runs, ignore=("seed", "batch_size"))
+    axes = varying_axes(runs, ignore=(*POOLED, "batch_size"))
     eps_list = M.attack_eps(list(runs), ATTACK)
     quantities: list[tuple[str, str, Callable[[RunRecord, str], float | None], float]] = [
         ("Acc. %", "acc", lambda r, s: final_value(r, f"{s}_acc"), 100.0),

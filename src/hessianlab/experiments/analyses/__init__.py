@@ -110,18 +110,23 @@ def _eigs_keys(p: dict[str, Any], kind: str, samples: list[Any]) -> list[tuple[s
                                   verify=p.get("verify", False))) for s in samples]
 
 
+def _attack_source(p: dict[str, Any], ctx: AnalysisContext) -> Path | None:
+    """The run whose model crafts the examples; ``None`` (white-box) also when the selector picks the run
+    itself: the source model's own accuracy on its D_attack is its white-box accuracy (Yao et al. Tables 3-4,
+    row M_ORI), stored once under the white-box key."""
+    if p["source"] is None or ctx.is_self(p["source"]):
+        return None
+    return ctx.select(p["source"])
+
+
 def _run_attack(run: RunDir, p: dict[str, Any], ctx: AnalysisContext) -> None:
-    if ctx.is_self(p["source"]):
-        return
-    source = ctx.select(p["source"]) if p["source"] is not None else None
+    source = _attack_source(p, ctx)
     _attack.attack(run, methods=p["methods"], eps=p["eps"], splits=p["splits"], samples=p["samples"],
                    steps=p["steps"], batch_size=p["batch_size"], source=source, device=ctx.device)
 
 
 def _attack_keys(p: dict[str, Any], ctx: AnalysisContext) -> list[tuple[str, str]]:
-    if ctx.is_self(p["source"]):
-        return []
-    source = ctx.select(p["source"]) if p["source"] is not None else None
+    source = _attack_source(p, ctx)
     return [("attack", _attack.attack_key(m, s, source, eps=p["eps"], samples=p["samples"], steps=p["steps"]))
             for m in p["methods"] for s in p["splits"]]
 
