@@ -8,7 +8,7 @@ axis the axis is log2. Groups that did not reach the target loss carry a † in 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -39,6 +39,16 @@ def new_figure(panels: int, *, width: float = 4.6, height: float = 3.8) -> Figur
     return fig
 
 
+def finish_axes(ax: Any, xlabel: str, ylabel: str, *, legend_size: int) -> None:
+    """Log y-axis when every plotted value is positive, integer x ticks, axis labels and a legend."""
+    if all(v > 0 for line in ax.get_lines() for v in line.get_ydata()):
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+
+
 def group_label(group: Group, axes: Sequence[str]) -> str:
     """``'B=128 (lr_schedule=constant)'`` plus † when the group did not reach the target loss."""
     extra = setting_label(group.config, axes)
@@ -66,12 +76,7 @@ def spectrum_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
         drawn = True
     if not drawn:
         return []
-    if all(v > 0 for line in ax.get_lines() for v in line.get_ydata()):
-        ax.set_yscale("log")
-    ax.set_xlabel("eigenvalue index")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("eigenvalue of the training-loss Hessian")
-    ax.legend(fontsize=7)
+    finish_axes(ax, "eigenvalue index", "eigenvalue of the training-loss Hessian", legend_size=7)
     return [ReportFigure("top_eigenvalues", "Top eigenvalues of the Hessian w.r.t. the parameters on the whole "
                          "training set, per batch size (Yao et al. Fig. 1 style; mean over seeds).", fig)]
 

@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 from hessianlab.experiments.store import DECISIONS
 from hessianlab.report.absa import GROWING, STRATEGIES, is_large_batch_study, setting_axes, strategy, table_batch
 from hessianlab.report.aggregate import Group, group_runs
-from hessianlab.report.figures import ReportFigure, new_figure
+from hessianlab.report.figures import ReportFigure, finish_axes, new_figure
 from hessianlab.report.runs import RunRecord
 from hessianlab.report.tables import setting_label
 
@@ -129,12 +129,7 @@ def block_lambda_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
                        label=f"{name}: full")[0]
         ax.plot(epochs, [m.get("lambda1_block", float("nan")) for m in run.metrics], marker=".", linestyle="--",
                 color=full.get_color(), label=f"{name}: block")
-    if all(y > 0 for line in ax.get_lines() for y in line.get_ydata()):
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("λ1 of the training-loss Hessian")
-    ax.legend(fontsize=6)
+    finish_axes(ax, "epoch", "λ1 of the training-loss Hessian", legend_size=6)
     params = sorted({str(r.config.get("track_lambda1_params")) for r in tracked})
     return [ReportFigure("absa_block_lambda1", "Top Hessian eigenvalue after every epoch: full Hessian (solid) "
                          f"against the block of the parameters matching {', '.join(params)} (dashed), on a fixed "

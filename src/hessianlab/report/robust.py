@@ -10,7 +10,8 @@ side: one row per trained model (``adversarial`` method; repeated seeds as mean 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hessianlab.report.aggregate import fmt_stat, group_runs, stat
 from hessianlab.report.runs import RunRecord
@@ -61,10 +62,10 @@ def robust_table(runs: Sequence[RunRecord]) -> Table | None:
                                   "mean_over_attacks": mean.mean if mean else None}
         record.update({f"{m}_{e:g}": s.mean if s else None for (m, e), s in zip(columns, per_attack)})
         records.append(record)
-    notes = ["Test-split accuracy (mean ± sample std over seeds). D_attack columns hold examples crafted against the "
-             f"source model ({', '.join(sorted(sources))}) and evaluated on each model (transfer, as in Yao et al. "
-             "Tables 3-4); the source's own row is its white-box accuracy. ε in pixels (L∞ for FGSM-type attacks, "
-             "L2 for L2GRAD/L2HESS)."]
+    notes = [("Test-split accuracy (mean ± sample std over seeds). D_attack columns hold examples crafted against "
+              f"the source model ({', '.join(sorted(sources))}) and evaluated on each model (transfer, as in Yao et "
+              "al. Tables 3-4); the source's own row is its white-box accuracy. ε in pixels (L∞ for FGSM-type "
+              "attacks, L2 for L2GRAD/L2HESS).")]
     return Table("robust_models", "Robust models on D_clean and D_attack (Yao et al. Tables 3-4 layout)", header,
                  rows, records, notes)
 
