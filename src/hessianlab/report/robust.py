@@ -9,8 +9,8 @@ side: one row per trained model (``adversarial`` method; repeated seeds as mean 
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hessianlab.report.aggregate import fmt_stat, group_runs, stat
