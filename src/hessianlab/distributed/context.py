@@ -18,6 +18,7 @@ Collectives are called by every rank in the same order; all helpers here are no-
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 from typing import Mapping
@@ -114,8 +115,15 @@ def current() -> DistContext:
 
 
 def shutdown() -> None:
-    """Leave the process group (no-op when none is initialised)."""
+    """Leave the process group (no-op when none is initialised).
+
+    All ranks first meet at a barrier, and unreachable DistributedDataParallel wrappers are collected, so no
+    rank destroys the group while another still communicates or a DDP reducer still holds it (gloo aborts the
+    process with "terminate called without an active exception" otherwise).
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 
