@@ -85,7 +85,8 @@ def build_report(root: str | Path, *, claims: Sequence[dict[str, Any]] | None = 
     planned = (spec or {}).get("planned_runs")
     left_out = 0
     if isinstance(planned, list):  # runs of an earlier version of the spec may share the folder: leave them out
-        kept = [r for r in runs if r.run_id in set(planned)]
+        wanted = set(planned)
+        kept = [r for r in runs if r.run_id in wanted]
         left_out, runs = len(runs) - len(kept), kept
     verdicts = [evaluate(c, runs) for c in parsed]
     title = f"hessianlab report: {(spec or {}).get('name') or root.resolve().name}"

@@ -171,12 +171,12 @@ def lambda1(run: RunRecord, split: str) -> float | None:
     return values[0] if values else None
 
 
-def attack_accuracy(run: RunRecord, method: str, split: str, eps: float) -> float | None:
-    """White-box robust accuracy of ``method`` on ``split`` at radius ``eps``, or ``None`` (see the module
-    docstring for the choice among several results)."""
+def attack_accuracy(run: RunRecord, method: str, split: str, eps: float, *, transfer: bool = False) -> float | None:
+    """White-box (or, with ``transfer``, transferred) robust accuracy of ``method`` on ``split`` at radius
+    ``eps``, or ``None`` (see the module docstring for the choice among several results)."""
     best, rank = None, None
     for order, (key, payload) in enumerate(run.results.get("attack", {}).items()):
-        if payload.get("transfer") or payload.get("split") != split or key.split("/")[0] != method:
+        if bool(payload.get("transfer")) != transfer or payload.get("split") != split or key.split("/")[0] != method:
             continue
         for e, acc in zip(payload.get("eps", []), payload.get("accuracy", [])):
             if math.isclose(float(e), eps, rel_tol=1e-9, abs_tol=1e-12):

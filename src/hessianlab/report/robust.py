@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hessianlab.report import metrics as M
 from hessianlab.report.aggregate import fmt_stat, group_runs, stat
 from hessianlab.report.runs import RunRecord
 from hessianlab.report.tables import Table, final_value
@@ -35,11 +36,7 @@ def _transfer_columns(runs: Sequence[RunRecord]) -> tuple[list[Column], set[str]
 def _accuracy(run: RunRecord, column: Column, is_source: bool) -> float | None:
     """Accuracy of ``run`` on the ``column`` examples crafted against the source (white-box for the source)."""
     method, eps = column
-    for payload in run.results.get("attack", {}).values():
-        if (isinstance(payload, dict) and payload.get("split") == "test" and bool(payload.get("transfer")) != is_source
-                and payload.get("attack", {}).get("attack") == method and eps in [float(e) for e in payload["eps"]]):
-            return float(payload["accuracy"][[float(e) for e in payload["eps"]].index(eps)])
-    return None
+    return M.attack_accuracy(run, method, "test", eps, transfer=not is_source)
 
 
 def robust_table(runs: Sequence[RunRecord]) -> Table | None:
