@@ -72,6 +72,7 @@ class ResidualCurvature(LinearOperator):
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         self.num_matvecs += V.shape[1]
+        self.num_passes += 2
         return self.hessian.matmat(V) - self.ggn.matmat(V)
 
 

@@ -96,6 +96,7 @@ class InputHessian(LinearOperator):
             cols = vmap(self.hvp_batch)(basis).reshape(E.shape[0], N, D)
             H[:, :, start : start + E.shape[0]] = cols.permute(1, 2, 0)
         self.num_matvecs += D
+        self.num_passes += -(-D // block)
         return H
 
 

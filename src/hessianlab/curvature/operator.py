@@ -17,7 +17,10 @@ class LinearOperator:
     """Abstract symmetric linear operator on flat vectors.
 
     Subclasses implement :meth:`_matvec`. ``num_matvecs`` counts products (a ``matmat`` with ``k``
-    columns counts ``k``), so solvers can report their cost exactly.
+    columns counts ``k``) and ``num_passes`` counts passes over the operator's data (a ``matvec`` is one
+    pass; a ``matmat`` that computes its ``k`` columns in one pass counts one, the column loop counts
+    ``k``), so solvers can report both costs exactly. At full-dataset scale a pass, not a product, is
+    what costs.
     """
 
     def __init__(self, size: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> None:
@@ -25,6 +28,7 @@ class LinearOperator:
         self.dtype = dtype
         self.device = torch.device(device)
         self.num_matvecs = 0
+        self.num_passes = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -44,6 +48,7 @@ class LinearOperator:
         if v.shape != (self.size,):
             raise ValueError(f"matvec expects a vector of shape ({self.size},), got {tuple(v.shape)}")
         self.num_matvecs += 1
+        self.num_passes += 1
         return self._matvec(v)
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
@@ -66,6 +71,7 @@ class MatrixOperator(LinearOperator):
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         self.num_matvecs += V.shape[1]
+        self.num_passes += 1
         return self.matrix @ V
 
 

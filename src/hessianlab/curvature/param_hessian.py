@@ -210,6 +210,7 @@ class DatasetCurvatureOperator(LinearOperator):
             self._vmap_ok = out is not None
             if out is not None:
                 self.num_matvecs += V.shape[1]
+                self.num_passes += 1
                 return out
         return super().matmat(V)
 

@@ -75,6 +75,7 @@ class AllReduceOperator(LinearOperator):
         if V.dim() != 2 or V.shape[0] != self.size:
             raise ValueError(f"matmat expects shape ({self.size}, k), got {tuple(V.shape)}")
         self.num_matvecs += V.shape[1]
+        self.num_passes += 1
         out = self.local.matmat(V) * self.weight if self.local_count else torch.zeros_like(V, dtype=self.dtype)
         return all_reduce_sum(out.contiguous(), self.ctx)
 
