@@ -19,6 +19,7 @@ from torch import nn
 from hessianlab.attacks.base import Attack, check_batch
 from hessianlab.curvature.modes import model_mode
 from hessianlab.errors import ConfigError
+from hessianlab.friendly import friendly_result
 
 __all__ = ["RobustResult", "robust_accuracy"]
 
@@ -30,6 +31,7 @@ class LabelledImages(Protocol):
     labels: torch.Tensor
 
 
+@friendly_result
 @dataclass(frozen=True)
 class RobustResult:
     """Accuracy under attack for each radius.

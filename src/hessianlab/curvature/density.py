@@ -26,6 +26,7 @@ from hessianlab.curvature.lanczos import lanczos_tridiagonal
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.trace import DISTRIBUTIONS, random_probes
 from hessianlab.errors import ConfigError
+from hessianlab.friendly import friendly_result
 
 
 def smoothed_density(nodes: torch.Tensor, weights: torch.Tensor, grid: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -39,6 +40,7 @@ def smoothed_density(nodes: torch.Tensor, weights: torch.Tensor, grid: torch.Ten
     return out / nodes.shape[0]
 
 
+@friendly_result
 @dataclass(frozen=True)
 class DensityResult:
     """SLQ quadrature per probe, and a smoothed density ready to plot.

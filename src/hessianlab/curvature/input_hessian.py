@@ -22,6 +22,7 @@ from hessianlab.curvature.modes import model_mode
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.params import functional_state
 from hessianlab.errors import ConfigError
+from hessianlab.friendly import friendly_result
 
 
 class InputHessian(LinearOperator):
@@ -210,6 +211,7 @@ def batched_lanczos(
     return BatchedRitz(values, top, done_dims, ~active, bounds, j + 1)
 
 
+@friendly_result
 @dataclass(frozen=True)
 class InputEigenResult:
     """Largest (algebraic) eigenvalue of each per-sample input Hessian.

@@ -19,8 +19,10 @@ from hessianlab.curvature.input_hessian import InputHessian, batched_lanczos, in
 from hessianlab.curvature.modes import model_mode
 from hessianlab.curvature.param_hessian import Samples, resolve_data, select_samples
 from hessianlab.errors import ConfigError
+from hessianlab.friendly import friendly_result
 
 
+@friendly_result
 @dataclass(frozen=True)
 class Summary:
     """Mean, median and 10 % / 90 % quantiles of a per-sample quantity."""
@@ -37,6 +39,7 @@ class Summary:
         return cls(float(v.mean()), float(q[1]), float(q[0]), float(q[2]))
 
 
+@friendly_result
 @dataclass(frozen=True)
 class InputStats:
     """Per-sample ``eigenvalues`` (λ1^x), ``grad_norms`` and ``converged`` flags, all ``(n,)``, with
@@ -85,6 +88,7 @@ def input_stats(
     return InputStats(eig, norm, torch.cat(conv), Summary.of(eig), Summary.of(norm), settings)
 
 
+@friendly_result
 @dataclass(frozen=True)
 class Theorem1Report:
     """Per-sample spectrum shape of input Hessians (all tensors ``(N,)``) and a summary.

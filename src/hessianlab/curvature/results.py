@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from hessianlab.curvature.operator import LinearOperator
+from hessianlab.friendly import friendly_result
 
 WHICH = ("LA", "SA", "LM")
 
@@ -63,6 +64,7 @@ def sort_order(values: torch.Tensor, which: str) -> torch.Tensor:
     raise ValueError(f"which must be one of {WHICH}, got {which!r}")
 
 
+@friendly_result
 @dataclass(frozen=True)
 class EigenResult:
     """Eigenpairs of a symmetric operator with their convergence evidence.

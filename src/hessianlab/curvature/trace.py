@@ -16,11 +16,13 @@ import torch
 
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.errors import ConfigError
+from hessianlab.friendly import friendly_result
 
 DISTRIBUTIONS = ("rademacher", "gaussian")
 MIN_SAMPLES_FOR_EARLY_STOP = 10
 
 
+@friendly_result
 @dataclass(frozen=True)
 class TraceResult:
     """A Hutchinson trace estimate with its uncertainty.

@@ -14,8 +14,10 @@ from typing import Any, Mapping
 import torch
 
 from hessianlab.errors import StoreError
+from hessianlab.friendly import friendly_result
 
 
+@friendly_result
 @dataclass(frozen=True)
 class Line:
     """Loss and accuracy along ``θ + α d``.
@@ -41,6 +43,7 @@ class Line:
                 "settings": dict(self.settings)}
 
 
+@friendly_result(frame=lambda plane: plane_columns(plane))
 @dataclass(frozen=True)
 class Plane:
     """Loss and accuracy on ``θ + α d1 + β d2``.
@@ -64,6 +67,13 @@ class Plane:
         return {"type": "plane", "alphas": _floats(self.alphas), "betas": _floats(self.betas),
                 "loss": [_floats(r) for r in self.loss], "accuracy": [_floats(r) for r in self.accuracy],
                 "settings": dict(self.settings)}
+
+
+def plane_columns(plane: Plane) -> dict[str, list[float]]:
+    """A plane in long form, one row per grid point: ``alpha``, ``beta``, ``loss``, ``accuracy``."""
+    a, b = torch.meshgrid(plane.alphas, plane.betas, indexing="ij")
+    return {"alpha": a.reshape(-1).tolist(), "beta": b.reshape(-1).tolist(),
+            "loss": plane.loss.reshape(-1).tolist(), "accuracy": plane.accuracy.reshape(-1).tolist()}
 
 
 def result_from_dict(obj: Mapping[str, Any]) -> Line | Plane:
