@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -42,6 +42,11 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_jsonl(path: Path, records: Iterable[Any]) -> None:
+    """Atomically replace ``path`` with one JSON object per line (keys sorted)."""
+    write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
 
 def save_tensors(path: Path, obj: Any) -> None:

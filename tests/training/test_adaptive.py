@@ -5,6 +5,7 @@ import pytest
 from hessianlab.attacks.mixing import AdvRatioSchedule
 from hessianlab.training.abs_schedule import AdaptiveBatchSchedule, EigenMeasurement
 from hessianlab.training.adaptive import AdaptiveBatchRule, check_due
+from hessianlab.training.adaptive_batch import AdaptiveBatchSize
 from hessianlab.training.schedules import ScheduleState
 
 
@@ -92,7 +93,8 @@ class _Scripted:
 
 def test_schedule_checks_on_crossings_logs_records_and_decays_gamma():
     gamma = AdvRatioSchedule(0.2, omega=2.0, tau=40)
-    sched = AdaptiveBatchSchedule(AdaptiveBatchRule(10, 80, kappa=10), 25, _Scripted([8.0, 3.9, 1.9, 1.0]), gamma)
+    sched = AdaptiveBatchSchedule(AdaptiveBatchSize(10, batch_max=80, every=25, kappa=10,
+                                                    probe=_Scripted([8.0, 3.9, 1.9, 1.0]), gamma=gamma))
     samples, update, checked = 0, 0, []
     while update < 8:
         b = sched.batch_size(ScheduleState(0, update, samples, 0))
@@ -114,6 +116,6 @@ def test_schedule_checks_on_crossings_logs_records_and_decays_gamma():
     assert sched.eig_seconds == 2.0 and all(r["matvecs"] == 7 for r in recs)
     assert sched.adv_ratio(39) == 0.05 and sched.adv_ratio(40) == 0.0
     # the whole state (rule, records, seconds) survives a state_dict round trip
-    again = AdaptiveBatchSchedule(AdaptiveBatchRule(10, 80), 25, _Scripted([]), gamma)
+    again = AdaptiveBatchSchedule(AdaptiveBatchSize(10, batch_max=80, every=25, probe=_Scripted([]), gamma=gamma))
     again.load_state_dict(sched.state_dict())
     assert again.records == recs and again.rule.state_dict() == sched.rule.state_dict() and again.eig_seconds == 2.0

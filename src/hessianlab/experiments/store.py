@@ -126,7 +126,7 @@ class RunDir:
 
     def write_decisions(self, records: Iterable[dict[str, Any]]) -> None:
         """Atomically replace ``decisions.jsonl`` with ``records`` (one object per eigenvalue check)."""
-        atomic.write_text(self.path / DECISIONS, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+        atomic.write_jsonl(self.path / DECISIONS, records)
 
     def decisions(self) -> list[dict[str, Any]]:
         """Adaptive-batch decision records so far (empty for runs without an adaptive batch schedule)."""

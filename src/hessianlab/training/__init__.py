@@ -11,12 +11,15 @@ Public API::
     parse_lr_schedule, parse_batch_schedule           baseline (BL) and GG schedules
     WarmupScaledLR, NoiseScaledLR, warmup_updates     FB linear scaling + warm-up; lr/B coupling of GG/ABS
     AdaptiveBatchRule, AdaptiveBatchSchedule, EigenProbe   ABS/ABSA (Yao et al. 2018, Alg. 1)
+    AdaptiveBatchSize, AdaptiveBatchSampler   ABS/ABSA in any training loop (decisions + a DataLoader batch_sampler)
     accumulate_gradients(model, x, y, max_physical)   gradient accumulation over micro-batches
 """
 
 from hessianlab.training.abs_schedule import AdaptiveBatchSchedule, EigenProbe
 from hessianlab.training.accumulate import accumulate_gradients
 from hessianlab.training.adaptive import AdaptiveBatchRule
+from hessianlab.training.adaptive_batch import AdaptiveBatchSize
+from hessianlab.training.batch_sampler import AdaptiveBatchSampler
 from hessianlab.training.config import TrainConfig
 from hessianlab.training.evaluate import evaluate
 from hessianlab.training.scaling import NoiseScaledLR, WarmupScaledLR, warmup_updates
@@ -40,7 +43,7 @@ from hessianlab.training.trainer import (
 )
 
 __all__ = [
-    "AdaptiveBatchRule", "AdaptiveBatchSchedule", "ConstantBatch", "ConstantLR", "EigenProbe", "EpochContext",
+    "AdaptiveBatchRule", "AdaptiveBatchSampler", "AdaptiveBatchSchedule", "AdaptiveBatchSize", "ConstantBatch", "ConstantLR", "EigenProbe", "EpochContext",
     "EpochHook", "MultiStepLR", "NoiseScaledLR", "RatioLR", "ScheduleState", "SmithBatch", "StepLR", "TrainConfig",
     "TrainResult", "WarmupScaledLR", "accumulate_gradients", "evaluate", "parse_batch_schedule", "parse_lr_schedule",
     "sgd_epoch", "train", "warmup_updates",

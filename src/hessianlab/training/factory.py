@@ -9,7 +9,7 @@ from torch import nn
 
 from hessianlab.attacks.mixing import AdvRatioSchedule
 from hessianlab.training.abs_schedule import AdaptiveBatchSchedule, EigenProbe
-from hessianlab.training.adaptive import AdaptiveBatchRule
+from hessianlab.training.adaptive_batch import AdaptiveBatchSize
 from hessianlab.training.config import TrainConfig
 from hessianlab.training.scaling import NoiseScaledLR, WarmupScaledLR, warmup_updates
 from hessianlab.training.schedules import (
@@ -83,12 +83,13 @@ def adv_ratio_schedule(config: TrainConfig) -> AdvRatioSchedule | None:
 
 def _adaptive_schedule(config: TrainConfig, num_train: int) -> AdaptiveBatchSchedule:
     batch_max = config.abs_batch_max if config.abs_batch_max is not None else max(num_train, config.batch_size)
-    rule = AdaptiveBatchRule(config.batch_size, batch_max, alpha=config.abs_alpha, beta=config.abs_beta,
-                             kappa=config.abs_kappa)
     probe = EigenProbe(samples=config.abs_eig_samples,
                        seed=config.seed if config.abs_eig_seed is None else config.abs_eig_seed,
                        tol=config.abs_eig_tol, params=config.abs_eig_params, method=config.abs_eig_method)
-    return AdaptiveBatchSchedule(rule, config.abs_every or num_train, probe, adv_ratio_schedule(config))
+    controller = AdaptiveBatchSize(config.batch_size, batch_max=batch_max, every=config.abs_every or num_train,
+                                   probe=probe, alpha=config.abs_alpha, beta=config.abs_beta, kappa=config.abs_kappa,
+                                   gamma=adv_ratio_schedule(config))
+    return AdaptiveBatchSchedule(controller)
 
 
 def load_splits(config: TrainConfig) -> tuple[Any, Any]:

@@ -1,0 +1,92 @@
+"""The eigenvalue measurement behind ABS/ABSA's checks: the top eigenvalue of the loss Hessian on a fixed
+seeded sample of the training set, eval mode, with its cost and convergence.
+
+Under ``torchrun`` (a process group of several ranks, every rank calling the probe at the same point) the
+probe's samples are sharded across the ranks (:func:`hessianlab.distributed.sharded_curvature`): each rank
+computes its share of every Hessian-vector product and one all-reduce sums them, so the solve costs each rank
+``1/P`` of the products and the eigenvalue is identical on every rank; it equals the one-process eigenvalue
+to rounding. The probe runs on the model's device.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from hessianlab.curvature import ParamHessian
+    from hessianlab.distributed import AllReduceOperator
+
+
+@dataclass(frozen=True)
+class EigenMeasurement:
+    """One top-eigenvalue solve: ``value`` (loss-Hessian units), wall ``seconds``, Hessian-vector products,
+    relative residual, the solver's converged flag, and ``ranks``: over how many processes the products were
+    sharded (1 in a single process)."""
+
+    value: float
+    seconds: float
+    matvecs: int
+    rel_residual: float
+    converged: bool
+    ranks: int = 1
+
+
+def probe_operator(model: nn.Module, data: Any, *, samples: int | str, seed: int, chunk_size: int,
+                   params: str | None, dtype: torch.dtype) -> ParamHessian | AllReduceOperator:
+    """The Hessian of the mean loss over ``samples`` of ``data`` (eval mode, ``dtype``, the block ``params``)
+    that the trainer's probes measure: a :class:`~hessianlab.curvature.ParamHessian` in one process, the same
+    operator with its samples sharded across ranks when a process group of several ranks is active (a
+    collective: every rank must build it and run the same solver calls)."""
+    from hessianlab.curvature import ParamHessian
+    from hessianlab.distributed import current, sharded_curvature
+
+    kw: dict[str, Any] = {"samples": samples, "seed": seed, "chunk_size": chunk_size, "params": params,
+                          "mode": "eval", "dtype": dtype}
+    ctx = current()
+    return sharded_curvature(model, None, data, ctx=ctx, **kw) if ctx.is_distributed else ParamHessian(
+        model, None, data, **kw)
+
+
+@dataclass(frozen=True)
+class EigenProbe:
+    """Top eigenvalue of the Hessian of the mean training loss on a fixed seeded sample, eval mode.
+
+    Attributes:
+        samples: ``"all"`` or a number of training samples (capped at the training-set size); the same
+            samples at every check (drawn with ``seed``).
+        seed: seeds the sample choice and the solver's start vector.
+        tol: relative residual tolerance of the solver.
+        params: parameter-name regex for a block Hessian (e.g. the last layers), ``None`` = all parameters.
+        method: ``"power"`` (largest magnitude, as PyHessian/ABSA) or ``"lanczos"`` (largest algebraic).
+        chunk_size: samples per Hessian-vector-product chunk (bounds memory).
+    """
+
+    samples: int | str = 2048
+    seed: int = 0
+    tol: float = 1e-3
+    params: str | None = None
+    method: str = "lanczos"
+    chunk_size: int = 1024
+
+    def __call__(self, model: nn.Module, data: Any) -> EigenMeasurement:
+        """Measure on ``model`` (its parameters now, on its device) over ``data`` (a Dataset or ``(x, y)``);
+        under torchrun every rank must call it at the same point (see the module docstring)."""
+        from hessianlab.curvature import lanczos, power_iteration
+
+        started = time.perf_counter()
+        n = int(data.labels.shape[0]) if hasattr(data, "labels") else int(data[1].shape[0])
+        samples = "all" if self.samples == "all" or int(self.samples) >= n else int(self.samples)
+        op = probe_operator(model, data, samples=samples, seed=self.seed, chunk_size=self.chunk_size,
+                            params=self.params, dtype=next(model.parameters()).dtype)
+        if self.method == "power":
+            result = power_iteration(op, 1, tol=self.tol, seed=self.seed)
+        else:
+            result = lanczos(op, 1, which="LA", tol=self.tol, seed=self.seed)
+        return EigenMeasurement(float(result.eigenvalues[0]), time.perf_counter() - started, int(result.num_matvecs),
+                                float(result.relative_residuals[0]), bool(result.converged),
+                                int(op.settings.get("world_size", 1)))
