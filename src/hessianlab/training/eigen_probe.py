@@ -37,19 +37,20 @@ class EigenMeasurement:
 
 
 def probe_operator(model: nn.Module, data: Any, *, samples: int | str, seed: int, chunk_size: int,
-                   params: str | None, dtype: torch.dtype) -> ParamHessian | AllReduceOperator:
+                   params: str | None, dtype: torch.dtype, loss_fn: Any = None) -> ParamHessian | AllReduceOperator:
     """The Hessian of the mean loss over ``samples`` of ``data`` (eval mode, ``dtype``, the block ``params``)
     that the trainer's probes measure: a :class:`~hessianlab.curvature.ParamHessian` in one process, the same
     operator with its samples sharded across ranks when a process group of several ranks is active (a
-    collective: every rank must build it and run the same solver calls)."""
+    collective: every rank must build it and run the same solver calls). ``loss_fn``: as for
+    :class:`~hessianlab.curvature.ParamHessian` (``None``: cross-entropy)."""
     from hessianlab.curvature import ParamHessian
     from hessianlab.distributed import current, sharded_curvature
 
     kw: dict[str, Any] = {"samples": samples, "seed": seed, "chunk_size": chunk_size, "params": params,
                           "mode": "eval", "dtype": dtype}
     ctx = current()
-    return sharded_curvature(model, None, data, ctx=ctx, **kw) if ctx.is_distributed else ParamHessian(
-        model, None, data, **kw)
+    return sharded_curvature(model, loss_fn, data, ctx=ctx, **kw) if ctx.is_distributed else ParamHessian(
+        model, loss_fn, data, **kw)
 
 
 @dataclass(frozen=True)

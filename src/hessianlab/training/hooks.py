@@ -2,9 +2,11 @@
 
 :class:`CurvatureHook` records, after each epoch, on a fixed seeded sample of the training set (or all of
 it): the top eigenvalue λ1 of the Hessian of the mean loss (Lanczos, eval mode), its relative residual
-and cost, and the norm of the full-batch gradient over the same samples. The sample is the same at every
+and cost, and the norm of the full-batch gradient over the same samples. It is a user of the library's
+tracker: the values are :func:`hessianlab.tracking.measures.snapshot`'s, so a :class:`hessianlab.Tracker` in a
+plain loop records the same numbers. The sample is the same at every
 epoch, so the trajectory compares like with like. The solve runs on the model's device; under ``torchrun`` the
-samples are sharded across the ranks (see :func:`hessianlab.training.abs_schedule.probe_operator`), so each rank
+samples are sharded across the ranks (see :func:`hessianlab.training.eigen_probe.probe_operator`), so each rank
 computes a share of every product and all ranks record the same values.
 """
 
@@ -13,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from hessianlab.training.trainer import EpochContext
+
+RECORDED = ("lambda1", "lambda1_rel_residual", "lambda1_matvecs", "grad_norm")  # the deterministic fields
 
 
 @dataclass(frozen=True)
@@ -37,21 +39,9 @@ class CurvatureHook:
     params: str | None = None
 
     def __call__(self, ctx: EpochContext) -> dict[str, Any]:
-        from hessianlab.curvature import lanczos
-        from hessianlab.curvature.param_hessian import gradient
-        from hessianlab.distributed import AllReduceOperator, sharded_loss_and_gradient
-        from hessianlab.training.abs_schedule import probe_operator
+        from hessianlab.tracking.measures import SnapshotSettings, snapshot
 
-        n = len(ctx.train)
-        samples = "all" if self.samples == "all" or int(self.samples) >= n else int(self.samples)
-        op = probe_operator(ctx.model, ctx.train, samples=samples, seed=self.seed, chunk_size=self.chunk_size,
-                            params=self.params, dtype=torch.float32)
-        grad = sharded_loss_and_gradient(op)[1] if isinstance(op, AllReduceOperator) else gradient(op)
-        grad_norm = float(torch.linalg.vector_norm(grad.double()))
-        result = lanczos(op, 1, which="LA", tol=self.tol, seed=self.seed)
-        return {
-            "lambda1": float(result.eigenvalues[0]),
-            "lambda1_rel_residual": float(result.relative_residuals[0]),
-            "lambda1_matvecs": int(result.num_matvecs),
-            "grad_norm": grad_norm,
-        }
+        settings = SnapshotSettings(samples=self.samples, seed=self.seed, tol=self.tol, chunk_size=self.chunk_size,
+                                    params=self.params)
+        fields, _ = snapshot(ctx.model, ctx.train, ("lambda1", "grad_norm"), settings)
+        return {key: fields[key] for key in RECORDED}
