@@ -1,6 +1,7 @@
 # hessianlab: two commands.
 #   make test       set up .venv, install, run the test suite
 #   make reproduce  set up, then run the main reproduction job on offline data
+#   make docs       the documentation site (API reference from the docstrings) in build/site, warnings as errors
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -8,14 +9,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup system test reproduce bench clean
+.PHONY: setup system test reproduce bench docs clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,docs,pandas]'
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps pyhessian==0.1 torchattacks==3.5.1
 	touch $(STAMP)
 
@@ -28,6 +29,9 @@ test: setup system
 
 reproduce: setup system
 	$(BIN)/hessianlab reproduce yao-batch-sweep --preset quick --workers 2
+
+docs: setup
+	$(BIN)/python -m mkdocs build --strict
 
 bench: setup system
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -122,8 +122,10 @@ def test_bad_input_names_the_fix(tiny):
     model, data, _ = tiny
     with pytest.raises(ConfigError, match="subset of"):
         hessianlab.Tracker(model, data, measures=("sharpness",))
+    with pytest.raises(ConfigError, match="add it"):
+        hessianlab.Tracker(model, data, measures=("trace", "eos"))
     with pytest.raises(ConfigError, match="optimizer="):
-        hessianlab.Tracker(model, data, measures=("lambda1", "eos"))
+        hessianlab.Tracker(model, data, samples=8, measures=("lambda1", "eos")).measure()
     with pytest.raises(ConfigError, match="unit must be"):
         hessianlab.Tracker(model, data, unit="batch")
     with pytest.raises(ConfigError, match="every must be a positive int"):

@@ -66,14 +66,13 @@ class SnapshotSettings:
     loss_fn: Any = None
 
 
-def check_measures(measures: tuple[str, ...], has_optimizer: bool) -> tuple[str, ...]:
-    """The measures as a tuple, refused with the fix when unknown or when ``eos`` lacks what it needs."""
+def check_measures(measures: tuple[str, ...]) -> tuple[str, ...]:
+    """The measures as a tuple, refused with the fix when unknown or when ``eos`` comes without ``lambda1``."""
     unknown = [m for m in measures if m not in MEASURES]
     if unknown or not measures:
         raise ConfigError(f"measures must be a non-empty subset of {MEASURES}, got {list(measures)}")
-    if "eos" in measures and ("lambda1" not in measures or not has_optimizer):
-        raise ConfigError("the 'eos' measure (λ1·lr/2) needs 'lambda1' among the measures and optimizer=<your "
-                          "torch optimizer>")
+    if "eos" in measures and "lambda1" not in measures:
+        raise ConfigError("the 'eos' measure (λ1·lr/2) needs 'lambda1' among the measures; add it")
     return tuple(measures)
 
 
@@ -126,5 +125,8 @@ def snapshot(model: nn.Module, data: Any, measures: tuple[str, ...], settings: S
                       trace_matvecs=int(trace.num_matvecs), trace_passes=op.num_passes - passes,
                       trace_seconds=float(trace.seconds))
     if "eos" in measures:
+        if lr is None:
+            raise ConfigError("the 'eos' measure (λ1·lr/2) needs the learning rate: pass optimizer=<your torch "
+                              "optimizer> to the Tracker")
         fields.update(lr=float(lr), eos=fields["lambda1"] * float(lr) / 2.0)
     return fields, eigen

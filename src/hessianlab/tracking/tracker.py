@@ -71,7 +71,7 @@ class Tracker:
             raise ConfigError(f"k must be a positive int, got {k!r}")
         if not any(p.requires_grad for p in model.parameters()):
             raise ConfigError("the model has no parameter that requires grad; unfreeze the parameters to track")
-        self.measures = check_measures(tuple(measures), optimizer is not None)
+        self.measures = check_measures(tuple(measures))
         self.model, self.data, self.every, self.unit = model, data, every, unit
         self.optimizer, self.warm_start = optimizer, warm_start
         self.settings = SnapshotSettings(samples=samples, seed=seed, k=k, tol=tol, trace_probes=trace_probes,
