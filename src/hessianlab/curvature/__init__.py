@@ -10,8 +10,9 @@ Operators (all :class:`LinearOperator`: ``size``, ``dtype``, ``device``, ``matve
 
 Solvers (pure functions returning frozen results with residuals, matvec counts and operator settings)::
 
-    top_eigenpairs(op, k, method='lanczos'|'power', which='LA'|'SA'|'LM', tol)
-    lanczos(op, k, ...), power_iteration(op, k, ...)
+    top_eigenpairs(op, k, method='lanczos'|'block'|'auto'|'power', which='LA'|'SA'|'LM', tol, v0=None)
+    lanczos(op, k, ...), block_lanczos(op, k, block_size=8, ...), power_iteration(op, k, ...)
+    v0 (warm start): a vector (n,), a block (n, m) or a previous EigenResult
     hutchinson_trace(op, num_samples, seed)           estimate and standard error
     spectral_density(op, num_probes, num_steps)       stochastic Lanczos quadrature
 
@@ -24,6 +25,7 @@ Oracles and input-space analysis::
     model_mode(model, 'eval'|'train')  set a mode and restore every submodule's flag
 """
 
+from hessianlab.curvature.block_lanczos import block_lanczos
 from hessianlab.curvature.dense import dense_hessian, dense_input_hessian
 from hessianlab.curvature.density import DensityResult, spectral_density
 from hessianlab.curvature.eigs import top_eigenpairs
@@ -41,7 +43,7 @@ from hessianlab.curvature.results import EigenResult
 from hessianlab.curvature.trace import TraceResult, hutchinson_trace
 
 __all__ = [
-    "GGN", "CurvaturePair", "DensityResult", "EigenResult", "FunctionOperator", "InputEigenResult", "InputHessian",
+    "GGN", "CurvaturePair", "block_lanczos", "DensityResult", "EigenResult", "FunctionOperator", "InputEigenResult", "InputHessian",
     "InputStats", "LinearOperator", "MatrixOperator", "ParamHessian", "ResidualCurvature", "Summary",
     "Theorem1Report", "TraceResult", "dense_hessian", "dense_input_hessian", "gradient", "hessian_and_ggn",
     "hutchinson_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue", "lanczos", "loss",

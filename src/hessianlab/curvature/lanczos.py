@@ -126,7 +126,7 @@ def lanczos(
         raise ConfigError(f"max_iter must be at least k={k}, got {max_iter}")
 
     t0 = time.perf_counter()
-    mv_before = op.num_matvecs
+    mv_before, passes_before = op.num_matvecs, op.num_passes
     gen = torch.Generator().manual_seed(seed)
     V = torch.zeros(m + 1, n, dtype=torch.float64, device=op.device)
     T = torch.zeros(m, m, dtype=torch.float64)
@@ -200,6 +200,7 @@ def lanczos(
         which=which,
         method="lanczos",
         matvecs_before=mv_before,
+        passes_before=passes_before,
         iterations=steps,
         seconds=time.perf_counter() - t0,
         info={"ncv": m, "restarts": restarts, "residual_checks": checks, "exhausted": exhausted, "seed": seed},

@@ -60,7 +60,8 @@ def power_iteration(
         tol: tolerance on both the relative eigenvalue change and the relative residual.
         max_iter: maximum products **per eigenpair** (PyHessian's ``maxIter``).
         seed: seeds the random start vectors (CPU generator, device independent).
-        v0: start vector ``(n,)`` for the first pair instead of a random one.
+        v0: start vectors instead of random ones: ``(n,)`` for the first pair, or ``(n, m)`` whose column
+            ``i`` starts pair ``i < m`` (a warm start from a previous solve's eigenvectors).
         floor: absolute eigenvalue floor; default ``eps(op.dtype)**(1/3) * max |λ| seen``.
 
     Returns:
@@ -72,17 +73,20 @@ def power_iteration(
         raise ConfigError(f"k must be in [1, {n}] for an operator of size {n}, got {k}")
     if not tol > 0 or max_iter < 1:
         raise ConfigError(f"tol must be positive and max_iter >= 1, got tol={tol}, max_iter={max_iter}")
+    starts = torch.zeros(n, 0, dtype=torch.float64) if v0 is None else v0.detach().to(torch.float64).cpu()
+    if starts.dim() == 1:
+        starts = starts[:, None]
+    if starts.dim() != 2 or starts.shape[0] != n:
+        raise ConfigError(f"v0 must have shape ({n},) or ({n}, m), got {tuple(v0.shape)}")
     t0 = time.perf_counter()
-    mv_before = op.num_matvecs
+    mv_before, passes_before = op.num_matvecs, op.num_passes
     gen = torch.Generator().manual_seed(seed)
     found: list[torch.Tensor] = []
     per_pair: list[int] = []
     anorm = 0.0
     for i in range(k):
-        if i == 0 and v0 is not None:
-            if v0.shape != (n,):
-                raise ConfigError(f"v0 must have shape ({n},), got {tuple(v0.shape)}")
-            v = v0.detach().to(torch.float64).to(op.device)
+        if i < starts.shape[1]:
+            v = starts[:, i].to(op.device)
         else:
             v = torch.randn(n, generator=gen, dtype=torch.float64).to(op.device)
         lam_prev = None
@@ -130,6 +134,7 @@ def power_iteration(
         which="LM",
         method="power",
         matvecs_before=mv_before,
+        passes_before=passes_before,
         iterations=sum(per_pair),
         seconds=time.perf_counter() - t0,
         info={"iterations_per_pair": per_pair, "max_iter": max_iter, "seed": seed},

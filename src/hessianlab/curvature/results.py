@@ -77,6 +77,10 @@ class EigenResult:
         relative_residuals: ``(k,)`` float64, ``residual_norms / max(|λ|, floor)``.
         converged: every relative residual is ``<= tol``.
         num_matvecs: products the solver spent (delta of ``op.num_matvecs``), residual checks included.
+        num_passes: passes over the operator's data the solver spent (delta of ``op.num_passes``): a
+            ``matvec`` is one pass, a batched ``matmat`` of a block is one pass. At full-dataset scale this,
+            not ``num_matvecs``, is what costs.
+        block_size: vectors per expansion step (``1`` for single-vector Lanczos and power iteration).
         iterations: Krylov steps (Lanczos) or power iterations summed over pairs.
         seconds: wall time of the call.
         method: ``"lanczos"`` or ``"power"``.
@@ -99,6 +103,8 @@ class EigenResult:
     which: str
     tol: float
     floor: float
+    num_passes: int = 0
+    block_size: int = 1
     operator_settings: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -123,6 +129,8 @@ class EigenResult:
             "relative_residuals": _floats(self.relative_residuals),
             "converged": bool(self.converged),
             "num_matvecs": int(self.num_matvecs),
+            "num_passes": int(self.num_passes),
+            "block_size": int(self.block_size),
             "iterations": int(self.iterations),
             "seconds": float(self.seconds),
             "tol": float(self.tol),
@@ -147,11 +155,15 @@ def make_result(
     which: str,
     method: str,
     matvecs_before: int,
+    passes_before: int,
     iterations: int,
     seconds: float,
+    block_size: int = 1,
     info: dict[str, Any] | None = None,
 ) -> EigenResult:
-    """Order the pairs by ``which``, derive relative residuals and the converged flag, freeze."""
+    """Order the pairs by ``which``, derive relative residuals and the converged flag, freeze.
+
+    ``matvecs_before`` and ``passes_before`` are the operator's counters when the solver started."""
     lam = eigenvalues.to(torch.float64).cpu()
     res = residuals.to(torch.float64).cpu()
     order = sort_order(lam, which)
@@ -165,6 +177,8 @@ def make_result(
         relative_residuals=rel,
         converged=bool((rel <= tol).all()),
         num_matvecs=op.num_matvecs - matvecs_before,
+        num_passes=op.num_passes - passes_before,
+        block_size=int(block_size),
         iterations=int(iterations),
         seconds=float(seconds),
         method=method,
