@@ -10,8 +10,8 @@ measure        record fields
 =============  ==================================================================================================
 ``grad_norm``  ``grad_norm``: Euclidean norm of the full-batch gradient over the sample; ``grad_norm_passes``,
                ``grad_norm_seconds``
-``lambda1``    ``lambda1`` (and with ``k > 1`` the top-``k`` ``eigenvalues``, descending) by Lanczos (largest
-               algebraic); ``lambda1_rel_residual`` (largest relative residual ``||Hv - λv|| / |λ|`` over the
+``lambda1``    ``lambda1`` (and with ``k > 1`` the top-``k`` ``eigenvalues``, descending), the
+               largest algebraic; ``lambda1_rel_residual`` (largest relative residual ``||Hv - λv|| / |λ|`` over the
                pairs), ``lambda1_converged``, ``lambda1_matvecs``, ``lambda1_passes``, ``lambda1_seconds``
 ``trace``      ``trace`` (Hutchinson, Rademacher probes), ``trace_se`` (its standard error), ``trace_matvecs``,
                ``trace_passes``, ``trace_seconds``
@@ -47,6 +47,8 @@ class SnapshotSettings:
         samples: ``"all"`` or the number of training samples (a fixed seeded subset, capped at ``N``).
         seed: seeds the sample choice, the Lanczos start vector and the trace probes.
         k: number of top eigenvalues (``lambda1`` measure).
+        method: eigen-solver of :func:`~hessianlab.curvature.top_eigenpairs`: ``"lanczos"`` (the trainer's
+            hook), ``"block"`` or ``"auto"``.
         tol: relative residual tolerance of the eigenvalues.
         trace_probes: Hutchinson probes of the ``trace`` measure.
         chunk_size: samples per Hessian-vector-product chunk (bounds memory).
@@ -58,6 +60,7 @@ class SnapshotSettings:
     samples: int | str = 2048
     seed: int = 0
     k: int = 1
+    method: str = "lanczos"
     tol: float = 1e-3
     trace_probes: int = 50
     chunk_size: int = 1024
@@ -85,14 +88,15 @@ def _num_samples(data: Any) -> int:
 
 
 def snapshot(model: nn.Module, data: Any, measures: tuple[str, ...], settings: SnapshotSettings, *,
-             lr: float | None = None, v0: torch.Tensor | None = None) -> tuple[dict[str, Any], Any]:
+             lr: float | None = None, v0: Any = None) -> tuple[dict[str, Any], Any]:
     """Measure ``measures`` on ``model`` (its parameters now) over ``data``; returns ``(fields, eigen)`` with
     ``eigen`` the :class:`~hessianlab.curvature.EigenResult` of the ``lambda1`` measure (``None`` without it).
 
-    ``lr`` is the learning rate for ``eos``; ``v0`` ``(P,)`` an optional start vector of the eigen-solve
-    (warm start from the previous snapshot's top eigenvector).
+    ``lr`` is the learning rate for ``eos``; ``v0`` an optional warm start of the eigen-solve: the previous
+    snapshot's :class:`~hessianlab.curvature.EigenResult` or its eigenvectors ``(P, k)`` (see
+    :func:`~hessianlab.curvature.top_eigenpairs`).
     """
-    from hessianlab.curvature import hutchinson_trace, lanczos
+    from hessianlab.curvature import hutchinson_trace, top_eigenpairs
     from hessianlab.curvature.param_hessian import gradient
     from hessianlab.distributed import AllReduceOperator, sharded_loss_and_gradient
     from hessianlab.training.eigen_probe import probe_operator
@@ -109,14 +113,14 @@ def snapshot(model: nn.Module, data: Any, measures: tuple[str, ...], settings: S
                       grad_norm_seconds=time.perf_counter() - started)
     eigen = None
     if "lambda1" in measures:
-        passes = op.num_passes
-        eigen = lanczos(op, settings.k, which="LA", tol=settings.tol, seed=settings.seed, v0=v0)
+        eigen = top_eigenpairs(op, settings.k, method=settings.method, which="LA", tol=settings.tol,
+                               seed=settings.seed, v0=v0)
         fields["lambda1"] = float(eigen.eigenvalues[0])
         if settings.k > 1:
             fields["eigenvalues"] = [float(v) for v in eigen.eigenvalues]
         fields.update(lambda1_rel_residual=float(eigen.relative_residuals.max()),
                       lambda1_converged=bool(eigen.converged), lambda1_matvecs=int(eigen.num_matvecs),
-                      lambda1_passes=op.num_passes - passes, lambda1_seconds=float(eigen.seconds))
+                      lambda1_passes=int(eigen.num_passes), lambda1_seconds=float(eigen.seconds))
     if "trace" in measures:
         passes = op.num_passes
         trace = hutchinson_trace(op, num_samples=settings.trace_probes, seed=settings.seed)

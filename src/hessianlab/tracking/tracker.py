@@ -18,9 +18,10 @@ Every record holds ``step`` (optimizer steps so far), ``epoch`` (epochs finished
 
 Each measurement is taken on the same fixed seeded sample, in eval mode (the model's mode is restored), with
 the parameters as they are at the call; the model is never modified. With ``warm_start=True`` each
-eigen-solve starts from the previous record's top eigenvector (fewer products when the spectrum moves
-slowly; the values then depend on the history, so it is off by default, matching hessianlab's trainer,
-whose ``--track-lambda1`` hook is this tracker's :func:`~hessianlab.tracking.measures.snapshot`).
+eigen-solve starts from the previous record's Ritz vectors (``top_eigenpairs(..., v0=...)``; fewer
+products when the spectrum moves slowly; the values then depend on the history to within the tolerance, so it
+is off by default, matching hessianlab's trainer, whose ``--track-lambda1`` hook is this tracker's
+:func:`~hessianlab.tracking.measures.snapshot`).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class Tracker:
         optimizer: the torch optimizer whose first parameter group's ``lr`` the ``eos`` measure reads.
         path: JSONL file of the records (``None``: memory only).
         tensorboard: folder of TensorBoard event files (``None``: none).
-        warm_start: start each eigen-solve from the previous top eigenvector.
-        samples, seed, k, tol, trace_probes, chunk_size, params, dtype, loss_fn: the snapshot's settings
+        warm_start: start each eigen-solve from the previous record's Ritz vectors.
+        samples, seed, k, method, tol, trace_probes, chunk_size, params, dtype, loss_fn: the snapshot's settings
             (:class:`~hessianlab.tracking.measures.SnapshotSettings`).
     """
 
@@ -61,7 +62,7 @@ class Tracker:
                  measures: tuple[str, ...] | list[str] = ("lambda1", "grad_norm"),
                  optimizer: torch.optim.Optimizer | None = None, path: str | Path | None = None,
                  tensorboard: str | Path | None = None, warm_start: bool = False, samples: int | str = 2048,
-                 seed: int = 0, k: int = 1, tol: float = 1e-3, trace_probes: int = 50, chunk_size: int = 1024,
+                 seed: int = 0, k: int = 1, method: str = "lanczos", tol: float = 1e-3, trace_probes: int = 50, chunk_size: int = 1024,
                  params: str | None = None, dtype: torch.dtype = torch.float32, loss_fn: Any = None) -> None:
         if unit not in UNITS:
             raise ConfigError(f"unit must be one of {UNITS}, got {unit!r}")
@@ -74,7 +75,7 @@ class Tracker:
         self.measures = check_measures(tuple(measures))
         self.model, self.data, self.every, self.unit = model, data, every, unit
         self.optimizer, self.warm_start = optimizer, warm_start
-        self.settings = SnapshotSettings(samples=samples, seed=seed, k=k, tol=tol, trace_probes=trace_probes,
+        self.settings = SnapshotSettings(samples=samples, seed=seed, k=k, method=method, tol=tol, trace_probes=trace_probes,
                                          chunk_size=chunk_size, params=params, dtype=dtype, loss_fn=loss_fn)
         self.path = None if path is None else Path(path)
         self.steps, self.epochs = 0, 0
@@ -98,7 +99,7 @@ class Tracker:
         v0 = self._previous if self.warm_start else None
         fields, eigen = snapshot(self.model, self.data, self.measures, self.settings, lr=lr, v0=v0)
         if eigen is not None:
-            self._previous = eigen.eigenvectors[:, 0].detach().clone()
+            self._previous = eigen.eigenvectors.detach().clone()
         record = {"step": self.steps, "epoch": self.epochs, **fields}
         self.records.append(record)
         if self.path is not None:
