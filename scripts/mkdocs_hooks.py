@@ -4,7 +4,8 @@ examples' sources, generated at build time so the site never drifts from them.
 * ``index.md``: the README up to its first ``##`` heading.
 * ``guide/<slug>.md``: one page per ``##`` section of the README (its ``###`` sub-sections included).
 * ``examples/<name>.md``: each ``examples/*.py``: its docstring as text, then the script.
-Image links ``docs/figures/...`` are rewritten to the site's ``figures/...``.
+Image links ``docs/figures/...`` are rewritten to the site's ``figures/...`` and links to example scripts to
+their pages.
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ def readme_pages() -> list[tuple[str, str, str]]:
         body = "# " + part
         body = re.sub(r"^### ", "## ", body, flags=re.MULTILINE)
         pages.append((title, f"guide/{_slug(title)}.md", body))
-    return [(t, p, md.replace("](docs/figures/", "](../figures/" if p != "index.md" else "](figures/"))
-            for t, p, md in pages]
+    return [(t, p, _site_links(md, "" if p == "index.md" else "../")) for t, p, md in pages]
+
+
+def _site_links(markdown: str, up: str) -> str:
+    """README links as the site sees them: figures under ``figures/``, example scripts as their pages."""
+    markdown = markdown.replace("](docs/figures/", f"]({up}figures/")
+    return re.sub(r"\]\(examples/([\w-]+)\.py\)", lambda m: f"]({up}examples/{m.group(1)}.md)", markdown)
 
 
 def example_pages() -> list[tuple[str, str, str]]:

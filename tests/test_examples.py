@@ -33,3 +33,9 @@ def test_example_runs_on_tiny_data(script, tmp_path):
         assert [r["epoch"] for r in records] == [1, 2] and all(r["lambda1"] > 0 for r in records)
     if script.stem == "curvature_of_your_cnn":
         assert "converged: True" in out.stdout
+
+
+def test_readme_quick_start_is_the_first_example_in_full():
+    source = (ROOT / "examples" / "curvature_of_your_cnn.py").read_text()
+    code = source[source.index("import os"):]
+    assert f"```python\n{code}```" in (ROOT / "README.md").read_text()
