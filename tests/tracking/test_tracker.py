@@ -133,5 +133,21 @@ def test_bad_input_names_the_fix(tiny):
     frozen = torch.nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(ConfigError, match="unfreeze"):
         hessianlab.Tracker(frozen, data)
-    with pytest.raises(ConfigError, match=r"data must be \(x, y\)"):
+    with pytest.raises(ConfigError, match=r"not an \(x, y\) pair of tensors"):
         hessianlab.Tracker(model, [1, 2, 3]).measure()
+    with pytest.raises(ConfigError, match="pass samples='all'"):
+        hessianlab.Tracker(model, torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.images, data.labels)),
+                           samples=10).measure()
+
+
+def test_a_shuffled_dataloader_gives_the_tensors_values(tiny):
+    model, data, _ = tiny
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.images, data.labels), batch_size=7,
+                                         shuffle=True, generator=torch.Generator().manual_seed(0))
+    kw = dict(samples="all", seed=1, tol=1e-8, dtype=torch.float64, measures=("lambda1", "trace", "grad_norm"),
+              trace_probes=3)
+    on_loader = hessianlab.Tracker(model, loader, **kw).measure()
+    on_tensors = hessianlab.Tracker(model, (data.images, data.labels), **kw).measure()
+    for key in ("lambda1", "trace", "grad_norm"):
+        assert on_loader[key] == pytest.approx(on_tensors[key], rel=1e-9), key
+    assert on_loader["grad_norm_passes"] == 1 and on_loader["lambda1_passes"] >= 1

@@ -44,7 +44,8 @@ class SnapshotSettings:
     """What defines a snapshot's operator and solvers.
 
     Attributes:
-        samples: ``"all"`` or the number of training samples (a fixed seeded subset, capped at ``N``).
+        samples: ``"all"`` or the number of training samples (a fixed seeded subset of in-memory data,
+            capped at ``N``); a DataLoader needs ``"all"`` (give it a ``Subset`` to measure on fewer).
         seed: seeds the sample choice, the Lanczos start vector and the trace probes.
         k: number of top eigenvalues (``lambda1`` measure).
         method: eigen-solver of :func:`~hessianlab.curvature.top_eigenpairs`: ``"lanczos"`` (the trainer's
@@ -79,14 +80,6 @@ def check_measures(measures: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(measures)
 
 
-def _num_samples(data: Any) -> int:
-    if hasattr(data, "labels"):
-        return int(data.labels.shape[0])
-    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[1], torch.Tensor):
-        return int(data[1].shape[0])
-    raise ConfigError("data must be (x, y) tensors or a Dataset with .images and .labels")
-
-
 def snapshot(model: nn.Module, data: Any, measures: tuple[str, ...], settings: SnapshotSettings, *,
              lr: float | None = None, v0: Any = None) -> tuple[dict[str, Any], Any]:
     """Measure ``measures`` on ``model`` (its parameters now) over ``data``; returns ``(fields, eigen)`` with
@@ -99,11 +92,9 @@ def snapshot(model: nn.Module, data: Any, measures: tuple[str, ...], settings: S
     from hessianlab.curvature import hutchinson_trace, top_eigenpairs
     from hessianlab.curvature.param_hessian import gradient
     from hessianlab.distributed import AllReduceOperator, sharded_loss_and_gradient
-    from hessianlab.training.eigen_probe import probe_operator
+    from hessianlab.training.eigen_probe import capped_samples, probe_operator
 
-    n = _num_samples(data)
-    samples = "all" if settings.samples == "all" or int(settings.samples) >= n else int(settings.samples)
-    op = probe_operator(model, data, samples=samples, seed=settings.seed, chunk_size=settings.chunk_size,
+    op = probe_operator(model, data, samples=capped_samples(settings.samples, data), seed=settings.seed, chunk_size=settings.chunk_size,
                         params=settings.params, dtype=settings.dtype, loss_fn=settings.loss_fn)
     fields: dict[str, Any] = {}
     if "grad_norm" in measures:

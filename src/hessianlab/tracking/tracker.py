@@ -46,7 +46,9 @@ class Tracker:
 
     Args:
         model: the network being trained (``model(x)`` gives the output ``loss_fn`` takes).
-        data: the training data measured on: ``(x, y)`` tensors or a :class:`hessianlab.data.Dataset`.
+        data: the training data measured on: ``(x, y)`` tensors, a :class:`hessianlab.data.Dataset`, or a
+            re-iterable of ``(x, y)`` batches such as a DataLoader (shuffling allowed; batches go to the model's
+            device one at a time; see :func:`hessianlab.data.source.as_batches`).
         every: measure every ``every`` units.
         unit: ``"epoch"`` (count with :meth:`epoch_end`) or ``"step"`` (count with :meth:`step`).
         measures: a subset of ``("lambda1", "trace", "grad_norm", "eos")``.
@@ -61,7 +63,7 @@ class Tracker:
     def __init__(self, model: nn.Module, data: Any, *, every: int = 1, unit: str = "epoch",
                  measures: tuple[str, ...] | list[str] = ("lambda1", "grad_norm"),
                  optimizer: torch.optim.Optimizer | None = None, path: str | Path | None = None,
-                 tensorboard: str | Path | None = None, warm_start: bool = False, samples: int | str = 2048,
+                 tensorboard: str | Path | None = None, warm_start: bool = False, samples: int | str = "all",
                  seed: int = 0, k: int = 1, method: str = "lanczos", tol: float = 1e-3, trace_probes: int = 50, chunk_size: int = 1024,
                  params: str | None = None, dtype: torch.dtype = torch.float32, loss_fn: Any = None) -> None:
         if unit not in UNITS:

@@ -22,6 +22,24 @@ if TYPE_CHECKING:
     from hessianlab.distributed import AllReduceOperator
 
 
+def in_memory_size(data: Any) -> int | None:
+    """``N`` of in-memory data (``(x, y)`` tensors or an object with ``.labels``); ``None`` for a loader."""
+    if hasattr(data, "images") and hasattr(data, "labels"):
+        return int(data.labels.shape[0])
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        return int(data[0].shape[0])
+    return None
+
+
+def capped_samples(samples: int | str, data: Any) -> int | str:
+    """``samples`` for ``data``: ``"all"`` when it asks for at least the ``N`` of in-memory data (a loader's
+    size is not known up front; there ``samples`` must be ``"all"``, as :func:`hessianlab.data.source.as_batches` says)."""
+    n = in_memory_size(data)
+    if samples == "all" or (n is not None and int(samples) >= n):
+        return "all"
+    return int(samples)
+
+
 @dataclass(frozen=True)
 class EigenMeasurement:
     """One top-eigenvalue solve: ``value`` (loss-Hessian units), wall ``seconds``, Hessian-vector products,
@@ -75,14 +93,13 @@ class EigenProbe:
     chunk_size: int = 1024
 
     def __call__(self, model: nn.Module, data: Any) -> EigenMeasurement:
-        """Measure on ``model`` (its parameters now, on its device) over ``data`` (a Dataset or ``(x, y)``);
+        """Measure on ``model`` (its parameters now, on its device) over ``data`` (a Dataset, ``(x, y)`` or a
+        re-iterable of batches such as a DataLoader, with ``samples="all"``);
         under torchrun every rank must call it at the same point (see the module docstring)."""
         from hessianlab.curvature import lanczos, power_iteration
 
         started = time.perf_counter()
-        n = int(data.labels.shape[0]) if hasattr(data, "labels") else int(data[1].shape[0])
-        samples = "all" if self.samples == "all" or int(self.samples) >= n else int(self.samples)
-        op = probe_operator(model, data, samples=samples, seed=self.seed, chunk_size=self.chunk_size,
+        op = probe_operator(model, data, samples=capped_samples(self.samples, data), seed=self.seed, chunk_size=self.chunk_size,
                             params=self.params, dtype=next(model.parameters()).dtype)
         if self.method == "power":
             result = power_iteration(op, 1, tol=self.tol, seed=self.seed)
