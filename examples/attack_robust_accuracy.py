@@ -2,7 +2,8 @@
 
 Every attack takes pixels in [0, 1] and epsilons in pixel units, returns examples inside the epsilon-ball and
 [0, 1], and leaves the model's mode and gradients as they were. robust_accuracy evaluates several radii in one
-call; results print readably and become a pandas DataFrame with to_frame() when pandas is installed.
+call, on your DataLoader; results print readably and become a pandas DataFrame with to_frame() when pandas
+is installed.
 Set HESSIANLAB_EXAMPLE_TINY=1 for a seconds-long run.
 """
 
@@ -19,6 +20,7 @@ tiny = os.environ.get("HESSIANLAB_EXAMPLE_TINY") == "1"
 train = load_dataset("digits", "train", subset=128 if tiny else None)
 test = load_dataset("digits", "test", subset=64 if tiny else None)
 loader = DataLoader(TensorDataset(train.images, train.labels), batch_size=32, shuffle=True)
+test_loader = DataLoader(TensorDataset(test.images, test.labels), batch_size=100)
 
 torch.manual_seed(0)
 model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
@@ -33,6 +35,6 @@ x_adv = FGSM(eps=0.05)(model, test.images, test.labels)  # one call, one batch o
 print(f"largest perturbation {float((x_adv - test.images).abs().max()):.3f} (eps 0.05)")
 eps = [0.0, 0.02, 0.05, 0.1]
 for attack in (FGSM(eps=0.1), PGD(eps=0.1, steps=3 if tiny else 20, seed=0), FHSM(eps=0.1)):
-    result = robust_accuracy(model, test, None, attack, eps=eps)  # a RobustResult; result.to_frame() with pandas
+    result = robust_accuracy(model, test_loader, None, attack, eps=eps)  # tensors or a Dataset work too
     accuracies = "  ".join(f"eps {e:.2f}: {a:6.1%}" for e, a in zip(result.eps, result.accuracy))
     print(f"{attack.name:5s} clean {result.clean_accuracy:6.1%}  {accuracies}")

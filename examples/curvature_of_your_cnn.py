@@ -32,7 +32,7 @@ for epoch in range(1 if tiny else 20):
         opt.step()
 
 # The quick start: the Hessian of the mean loss over the data, its top-5 eigenpairs with residuals, the trace.
-hessian = ParamHessian(model, None, (digits.images, digits.labels))
+hessian = ParamHessian(model, None, loader)  # any re-iterable of (x, y) batches; tensors and Datasets work too
 spectrum = top_eigenpairs(hessian, k=5, tol=1e-4)
 trace = hutchinson_trace(hessian, num_samples=10 if tiny else 100, seed=0)
 print(spectrum)

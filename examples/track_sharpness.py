@@ -2,7 +2,7 @@
 
 hessianlab.Tracker measures on a fixed sample of the training data after each epoch, every value with its
 certificate (residual, Hessian-vector products, passes over the data, seconds), and writes the records as
-JSON lines. An `eos` value near 1 is the edge of stability (Cohen et al. 2021) for plain gradient descent.
+JSON lines. It takes your DataLoader (shuffled or not) and moves one batch at a time. An `eos` value near 1 is the edge of stability (Cohen et al. 2021) for plain gradient descent.
 Set HESSIANLAB_EXAMPLE_TINY=1 for a seconds-long run and HESSIANLAB_EXAMPLE_OUT for the output folder.
 """
 
@@ -25,7 +25,7 @@ loader = DataLoader(TensorDataset(digits.images, digits.labels), batch_size=32, 
 torch.manual_seed(0)
 model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
 opt = torch.optim.SGD(model.parameters(), lr=0.2)
-tracker = hessianlab.Tracker(model, digits, every=1, unit="epoch", samples=64 if tiny else 512, optimizer=opt,
+tracker = hessianlab.Tracker(model, loader, every=1, unit="epoch", optimizer=opt,  # measured on all of `loader`
                              measures=("lambda1", "trace", "grad_norm", "eos"), trace_probes=5 if tiny else 30,
                              path=out / "sharpness.jsonl")
 for epoch in range(2 if tiny else 15):

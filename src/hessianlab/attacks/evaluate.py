@@ -9,7 +9,7 @@ Predictions are the argmax of the logits in eval mode (mode restored).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from torch import nn
 
 from hessianlab.attacks.base import Attack, check_batch
 from hessianlab.curvature.modes import model_mode
+from hessianlab.data.source import as_batches
 from hessianlab.errors import ConfigError
 from hessianlab.friendly import friendly_result
 
@@ -65,9 +66,24 @@ def _predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model(x).argmax(dim=1)
 
 
+def _batches(x: Any, y: torch.Tensor | None, batch_size: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(x_b, y_b)`` on ``device``: slices of in-memory data, or the batches of a loader (split to at most
+    ``batch_size``) through :func:`hessianlab.data.source.as_batches`."""
+    if y is not None or (hasattr(x, "images") and hasattr(x, "labels")):
+        if y is None:
+            x, y = x.images, x.labels
+        check_batch(x, y)
+        for start in range(0, x.shape[0], batch_size):
+            yield x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
+        return
+    for (xb, yb), _ in as_batches(x, chunk_size=batch_size, device=device):
+        check_batch(xb, yb)
+        yield xb, yb
+
+
 def robust_accuracy(
     model: nn.Module,
-    x: torch.Tensor | LabelledImages,
+    x: torch.Tensor | LabelledImages | Iterable[Any],
     y: torch.Tensor | None,
     attack: Attack,
     eps: Sequence[float] | None = None,
@@ -78,13 +94,13 @@ def robust_accuracy(
 ) -> RobustResult:
     """Accuracy of ``model`` on ``attack``'s examples for every radius in ``eps`` (default: ``attack.eps``).
 
-    ``x`` is ``(N, *in_shape)`` pixels in ``[0, 1]`` with labels ``y`` ``(N,)``, or a dataset-like object
-    with ``.images`` / ``.labels`` (then pass ``y=None``). Runs in batches of ``batch_size``; each radius
-    uses ``dataclasses.replace(attack, eps=e)``.
+    ``x`` is ``(N, *in_shape)`` pixels in ``[0, 1]`` with labels ``y`` ``(N,)``, or (with ``y=None``) a
+    dataset-like object with ``.images`` / ``.labels`` or any re-iterable of ``(x, y)`` batches such as a
+    DataLoader (shuffled or not; batches larger than ``batch_size`` are split; each goes to the model's device
+    in turn). Runs in batches of at most ``batch_size``; each radius uses ``dataclasses.replace(attack, eps=e)``.
+    Attacks act per sample, so the accuracies do not depend on the batching, except for attacks that draw
+    random starts per batch (``PGD(random_start=True)``). ``examples`` come in the order the batches came.
     """
-    if y is None:
-        x, y = x.images, x.labels  # type: ignore[union-attr]
-    check_batch(x, y)  # type: ignore[arg-type]
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     radii = (attack.eps,) if eps is None else tuple(float(e) for e in eps)
@@ -93,16 +109,17 @@ def robust_accuracy(
     correct = [0] * len(radii)
     clean = 0
     examples: list[list[torch.Tensor]] = [[] for _ in radii]
+    n = 0
+    device = next(model.parameters()).device
     with model_mode(model, "eval"):
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        for xb, yb in _batches(x, y, batch_size, device):
+            n += xb.shape[0]
             clean += int((_predict(model, xb) == yb).sum())
             for j, adv_attack in enumerate(attacks):
                 x_adv = adv_attack(source, xb, yb)
                 correct[j] += int((_predict(model, x_adv) == yb).sum())
                 if return_examples:
                     examples[j].append(x_adv)
-    n = x.shape[0]
     return RobustResult(
         eps=radii,
         accuracy=tuple(c / max(n, 1) for c in correct),
@@ -110,5 +127,5 @@ def robust_accuracy(
         attack=attacks[0].describe() if attacks else attack.describe(),
         num_samples=n,
         transfer=source is not model,
-        examples=tuple(torch.cat(e) if e else x[:0] for e in examples) if return_examples else None,
+        examples=tuple(torch.cat(e) for e in examples) if return_examples else None,
     )
