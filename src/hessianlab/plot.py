@@ -46,6 +46,17 @@ def _axes(width: float = 5.5) -> tuple[Figure, Any]:
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def _finish(fig: Figure, ax: Any, xlabel: str, ylabel: str, title: str | None, *, yscale: str | None = None) -> Figure:
+    if yscale is not None:
+        ax.set_yscale(yscale)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def plot_spectrum(results: EigenResult | Mapping[str, EigenResult], *, log: bool = False,
                   title: str | None = None) -> Figure:
     """Eigenvalues against their index (1 = first in the result's order), one series per result.
@@ -64,14 +75,7 @@ def plot_spectrum(results: EigenResult | Mapping[str, EigenResult], *, log: bool
         if bad:
             ax.plot(*zip(*bad), marker="o", linestyle="none", markerfacecolor="white", color=line.get_color(),
                     label="not converged")
-    if log:
-        ax.set_yscale("symlog")
-    ax.set_xlabel("index i")
-    ax.set_ylabel("eigenvalue λ_i")
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return fig
+    return _finish(fig, ax, "index i", "eigenvalue λ_i", title, yscale="symlog" if log else None)
 
 
 def plot_density(results: DensityResult | Mapping[str, DensityResult], *, log: bool = True,
@@ -82,14 +86,7 @@ def plot_density(results: DensityResult | Mapping[str, DensityResult], *, log: b
     for label, result in _labelled(results, DensityResult, "a DensityResult").items():
         ax.plot(result.grid.tolist(), result.density.tolist(),
                 label=label or f"{result.num_probes} probes x {result.num_steps} steps")
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("eigenvalue")
-    ax.set_ylabel("density")
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return fig
+    return _finish(fig, ax, "eigenvalue", "density", title, yscale="log" if log else None)
 
 
 def plot_landscape(result: Line | Plane | Mapping[str, Line], *, metric: str = "loss",
@@ -111,9 +108,4 @@ def plot_records(records: Sequence[Mapping[str, Any]], measure: str = "lambda1",
         raise ConfigError(f"no record has both {x!r} and {measure!r}; pick a measure the tracker recorded")
     fig, ax = _axes()
     ax.plot(*zip(*points), marker=".", label=measure)
-    ax.set_xlabel(x)
-    ax.set_ylabel(measure)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return fig
+    return _finish(fig, ax, x, measure, title)
