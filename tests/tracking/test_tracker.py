@@ -133,6 +133,8 @@ def test_bad_input_names_the_fix(tiny):
     frozen = torch.nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(ConfigError, match="unfreeze"):
         hessianlab.Tracker(frozen, data)
+    with pytest.raises(ConfigError, match="selects no parameter; choose from"):
+        hessianlab.Tracker(model, data, params=r"^nothing\.")
     with pytest.raises(ConfigError, match=r"not an \(x, y\) pair of tensors"):
         hessianlab.Tracker(model, [1, 2, 3]).measure()
     with pytest.raises(ConfigError, match="pass samples='all'"):

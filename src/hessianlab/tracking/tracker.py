@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from hessianlab import atomic
+from hessianlab.curvature.params import select_param_names
 from hessianlab.errors import ConfigError
 from hessianlab.tracking.measures import SnapshotSettings, check_measures, snapshot
 
@@ -72,8 +73,7 @@ class Tracker:
             raise ConfigError(f"every must be a positive int (measure every N {unit}s), got {every!r}")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"k must be a positive int, got {k!r}")
-        if not any(p.requires_grad for p in model.parameters()):
-            raise ConfigError("the model has no parameter that requires grad; unfreeze the parameters to track")
+        select_param_names(model, params)  # a frozen model or a block regex that matches nothing: refused now
         self.measures = check_measures(tuple(measures))
         self.model, self.data, self.every, self.unit = model, data, every, unit
         self.optimizer, self.warm_start = optimizer, warm_start
