@@ -38,6 +38,13 @@ def matvec64(op: LinearOperator, x: torch.Tensor) -> torch.Tensor:
     return op.matvec(x.to(op.dtype)).to(torch.float64)
 
 
+def matmat64(op: LinearOperator, X: torch.Tensor) -> torch.Tensor:
+    """``A X`` for a float64 block ``X`` ``(n, c)``: one ``matvec`` when ``c == 1``, else one ``matmat``."""
+    if X.shape[1] == 1:
+        return matvec64(op, X[:, 0])[:, None]
+    return op.matmat(X.to(op.dtype)).to(torch.float64)
+
+
 def residual_norms(op: LinearOperator, vectors: torch.Tensor, eigenvalues: torch.Tensor) -> torch.Tensor:
     """True residuals ``||A v_i - λ_i v_i||`` for the columns of ``vectors`` (n, k); one ``op.matmat``.
 
