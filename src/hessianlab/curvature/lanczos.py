@@ -33,7 +33,7 @@ import torch
 
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.results import (
-    EigenResult, WHICH, default_floor, make_result, matmat64, matvec64, residual_norms,
+    EigenResult, check_solver_args, default_floor, make_result, matmat64, matvec64, residual_norms,
 )
 from hessianlab.errors import ConfigError
 
@@ -114,12 +114,7 @@ def lanczos(
         ``residual_checks``, ``exhausted`` and ``seed``.
     """
     n = op.size
-    if which not in WHICH:
-        raise ConfigError(f"which must be one of {WHICH}, got {which!r}")
-    if not 1 <= k <= n:
-        raise ConfigError(f"k must be in [1, {n}] for an operator of size {n}, got {k}")
-    if not tol > 0:
-        raise ConfigError(f"tol must be positive, got {tol}")
+    check_solver_args(n, k, which, tol)
     m = min(n, ncv if ncv is not None else max(2 * k + 1, k + 32))
     if m <= k and m < n:
         raise ConfigError(f"ncv must exceed k (got ncv={ncv}, k={k}); use ncv >= 2k + 1")

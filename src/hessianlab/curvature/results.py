@@ -24,8 +24,19 @@ from typing import Any
 import torch
 
 from hessianlab.curvature.operator import LinearOperator
+from hessianlab.errors import ConfigError
 
 WHICH = ("LA", "SA", "LM")
+
+
+def check_solver_args(n: int, k: int, which: str, tol: float) -> None:
+    """Raise :class:`ConfigError` for an impossible ``which``, ``k`` (outside ``[1, n]``) or ``tol``."""
+    if which not in WHICH:
+        raise ConfigError(f"which must be one of {WHICH}, got {which!r}")
+    if not 1 <= k <= n:
+        raise ConfigError(f"k must be in [1, {n}] for an operator of size {n}, got {k}")
+    if not tol > 0:
+        raise ConfigError(f"tol must be positive, got {tol}")
 
 
 def default_floor(dtype: torch.dtype, norm_estimate: float) -> float:
