@@ -11,7 +11,7 @@ from hessianlab.curvature.eigs import choose_method, shares_a_pass, top_eigenpai
 from hessianlab.curvature.lanczos import lanczos
 from hessianlab.curvature.operator import FunctionOperator, MatrixOperator
 from hessianlab.errors import ConfigError
-from tests.curvature.test_curv_solvers_lanczos import N, _matrix, check_pairs, reference, spectrum
+from tests.curvature.test_curv_solvers_lanczos import N, _matrix, check_pairs, counting_operator, reference, spectrum
 
 CASES = [(kind, which) for kind in ("mixed", "clustered") for which in ("LA", "SA", "LM")]
 CASES += [("psd", "LA"), ("psd", "LM")]
@@ -91,14 +91,7 @@ def test_small_n_exhaustion_is_exact() -> None:
 
 def test_column_loop_operator_counts_products_and_passes() -> None:
     """A FunctionOperator multiplies column by column: every product is a pass, and all are counted."""
-    A = _matrix(spectrum("mixed"), seed=6)
-    calls = []
-
-    def fn(v: torch.Tensor) -> torch.Tensor:
-        calls.append(1)
-        return A @ v
-
-    op = FunctionOperator(fn, N, torch.float64)
+    op, calls = counting_operator(_matrix(spectrum("mixed"), seed=6))
     result = block_lanczos(op, 6, tol=1e-6, block_size=4)
     assert result.converged
     assert result.num_matvecs == len(calls) == op.num_matvecs == op.num_passes == result.num_passes

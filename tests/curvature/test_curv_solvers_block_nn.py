@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from hessianlab.curvature.block_lanczos import block_lanczos
 from hessianlab.curvature.dense import dense_hessian
-from hessianlab.curvature.eigs import top_eigenpairs
+from hessianlab.curvature.eigs import shares_a_pass, top_eigenpairs
 from hessianlab.curvature.param_hessian import ParamHessian
 from tests.curvature.test_curv_solvers_lanczos import check_pairs
 
@@ -88,3 +88,22 @@ def test_unused_parameter_rows_are_zero_and_eigenvectors_avoid_them() -> None:
     unused = op.unflatten(torch.arange(op.size, dtype=F64))
     idx = torch.cat([unused["unused.weight"].flatten(), unused["unused.bias"].flatten()]).long()
     assert result.converged and float(result.eigenvectors[idx].abs().max()) <= 1e-7
+
+
+def test_auto_rule_on_param_hessians() -> None:
+    """'auto' takes the block solver where matmat shares a pass: chunked or forward-over-reverse operators,
+    not the cached single-chunk graph (replayed once per column)."""
+    net, shape = _net("softplus")
+    net = net.double()
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn((12, *shape), generator=g, dtype=F64), torch.randint(0, 3, (12,), generator=g)
+    cached = ParamHessian(net, F.cross_entropy, (x, y), dtype=F64)
+    chunked = ParamHessian(net, F.cross_entropy, (x, y), chunk_size=5, dtype=F64)
+    fwd_rev = ParamHessian(net, F.cross_entropy, (x, y), hvp_method="fwd_rev", dtype=F64)
+    assert not shares_a_pass(cached) and shares_a_pass(chunked) and shares_a_pass(fwd_rev)
+    H = dense_hessian(net, F.cross_entropy, (x, y))
+    for op, method in ((cached, "lanczos"), (chunked, "block_lanczos")):
+        result = top_eigenpairs(op, 5, method="auto", tol=1e-8)
+        assert result.method == method
+        check_pairs(H, result, "LA", 1e-8)
+    assert not shares_a_pass(cached)  # still after its first products chose the cached path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import torch
 
 from hessianlab.curvature.density import spectral_density
@@ -73,3 +75,27 @@ def test_custom_grid_and_sigma() -> None:
     assert torch.equal(result.grid, grid) and result.sigma == 0.5
     assert abs(float(torch.trapezoid(result.density, grid)) - 1.0) < 1e-12
     torch.testing.assert_close(result.evaluate(grid) / result.mass_on_grid, result.density)
+
+
+def test_probes_sharing_a_pass_give_the_same_quadrature() -> None:
+    """Batched Lanczos over independent probes equals one run per probe, in fewer passes."""
+    A = _matrix(_spectrum())
+    one_op, many_op = MatrixOperator(A), MatrixOperator(A)
+    one = spectral_density(one_op, num_probes=5, num_steps=25, probes_per_pass=1)
+    many = spectral_density(many_op, num_probes=5, num_steps=25)  # default: 8 per pass, here all 5
+    torch.testing.assert_close(many.nodes, one.nodes, rtol=0, atol=1e-9)
+    torch.testing.assert_close(many.weights, one.weights, rtol=0, atol=1e-9)
+    assert one.num_passes == 125 and many.num_passes == 25 and many.probes_per_pass == 8
+    assert one.num_matvecs == many.num_matvecs == 125
+
+
+def test_probe_batches_with_an_invariant_probe() -> None:
+    """Probes whose Krylov spaces become invariant stop; the pass count stops growing with them."""
+    lam = torch.tensor([3.0, 3.0, -1.0, -1.0] + [0.5 * i for i in range(16)], dtype=torch.float64)
+    A = torch.diag(lam)
+    op = MatrixOperator(A)
+    result = spectral_density(op, num_probes=3, num_steps=30, probes_per_pass=3)
+    exact = float((lam ** 3).mean())
+    # 17 distinct eigenvalues (-1, 0, 0.5, ..., 7.5): every probe is invariant after 17 steps, all in the same passes
+    assert result.num_steps == 30 and op.num_passes == 17 and bool(((result.weights > 0).sum(dim=1) == 17).all())
+    assert result.moment(3) == pytest.approx(exact, rel=1e-9)  # Rademacher on a diagonal: exact quadrature

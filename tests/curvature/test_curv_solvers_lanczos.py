@@ -120,15 +120,20 @@ def test_small_n_exhaustion_is_exact() -> None:
     assert result.num_matvecs == 5 + 5  # five Krylov steps, five residual products
 
 
-def test_num_matvecs_counts_every_product() -> None:
-    A = _matrix(spectrum("mixed"), seed=6)
-    calls = []
+def counting_operator(A: torch.Tensor) -> tuple[FunctionOperator, list[int]]:
+    """``A`` as a column-looping FunctionOperator, and the list that grows by one per product."""
+    calls: list[int] = []
 
     def fn(v: torch.Tensor) -> torch.Tensor:
         calls.append(1)
         return A @ v
 
-    op = FunctionOperator(fn, N, torch.float64)
+    return FunctionOperator(fn, A.shape[0], A.dtype), calls
+
+
+def test_num_matvecs_counts_every_product() -> None:
+    A = _matrix(spectrum("mixed"), seed=6)
+    op, calls = counting_operator(A)
     result = lanczos(op, 6, tol=1e-6)
     assert result.num_matvecs == len(calls) == op.num_matvecs
     assert result.num_matvecs == result.iterations + 6 * result.info["residual_checks"]

@@ -15,8 +15,9 @@ Solvers (pure functions returning frozen results with residuals, matvec counts a
     top_eigenpairs(op, k, method='lanczos'|'block'|'auto'|'power', which='LA'|'SA'|'LM', tol, v0=None)
     lanczos(op, k, ...), block_lanczos(op, k, block_size=8, ...), power_iteration(op, k, ...)
     v0 (warm start): a vector (n,), a block (n, m) or a previous EigenResult
-    hutchinson_trace(op, num_samples, seed)           estimate and standard error
-    spectral_density(op, num_probes, num_steps)       stochastic Lanczos quadrature
+    hutchinson_trace(op, num_samples, seed)           estimate and standard error (8 probes per pass)
+    hutchpp_trace(op, num_matvecs, seed)              Hutch++: top deflated exactly, two passes
+    spectral_density(op, num_probes, num_steps)       stochastic Lanczos quadrature (8 probes share a pass)
 
 Oracles and input-space analysis::
 
@@ -32,6 +33,7 @@ from hessianlab.curvature.dense import dense_hessian, dense_input_hessian
 from hessianlab.curvature.density import DensityResult, spectral_density
 from hessianlab.curvature.eigs import top_eigenpairs
 from hessianlab.curvature.ggn import GGN, CurvaturePair, ResidualCurvature, hessian_and_ggn
+from hessianlab.curvature.hutchpp import hutchpp_trace
 from hessianlab.curvature.input_hessian import (
     InputEigenResult, InputHessian, input_ggn, input_gradient, input_top_eigenvalue,
 )
@@ -50,6 +52,6 @@ __all__ = [
     "InputEigenResult", "InputHessian",
     "InputStats", "LinearOperator", "MatrixOperator", "ParamHessian", "ResidualCurvature", "Summary",
     "Theorem1Report", "TraceResult", "dense_hessian", "dense_input_hessian", "gradient", "hessian_and_ggn",
-    "hutchinson_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue", "lanczos", "loss",
+    "hutchinson_trace", "hutchpp_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue", "lanczos", "loss",
     "loss_and_gradient", "model_mode", "power_iteration", "spectral_density", "theorem1_check", "top_eigenpairs",
 ]

@@ -50,7 +50,9 @@ import time
 import torch
 
 from hessianlab.curvature.operator import LinearOperator
-from hessianlab.curvature.results import EigenResult, WHICH, default_floor, make_result, residual_norms, sort_order
+from hessianlab.curvature.results import (
+    EigenResult, check_solver_args, default_floor, make_result, residual_norms, sort_order,
+)
 from hessianlab.curvature.warm_start import StartVectors, start_block
 from hessianlab.errors import ConfigError
 
@@ -138,12 +140,7 @@ def block_lanczos(
         replaced), ``exhausted``, ``warm_start`` (columns of ``v0``) and ``seed``.
     """
     n = op.size
-    if which not in WHICH:
-        raise ConfigError(f"which must be one of {WHICH}, got {which!r}")
-    if not 1 <= k <= n:
-        raise ConfigError(f"k must be in [1, {n}] for an operator of size {n}, got {k}")
-    if not tol > 0:
-        raise ConfigError(f"tol must be positive, got {tol}")
+    check_solver_args(n, k, which, tol)
     b = DEFAULT_BLOCK_SIZE if block_size is None else int(block_size)
     if b < 1:
         raise ConfigError(f"block_size must be >= 1, got {block_size}")

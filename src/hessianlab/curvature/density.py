@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
-from hessianlab.curvature.lanczos import lanczos_tridiagonal
+from hessianlab.curvature.eigs import shares_a_pass
+from hessianlab.curvature.block_lanczos import DEFAULT_BLOCK_SIZE
+from hessianlab.curvature.lanczos import lanczos_tridiagonals
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.trace import DISTRIBUTIONS, random_probes
 from hessianlab.errors import ConfigError
@@ -57,6 +59,8 @@ class DensityResult:
         distribution, seed: of the probes.
         num_matvecs: products spent (delta of ``op.num_matvecs``).
         seconds: wall time.
+        num_passes: passes over the operator's data (delta of ``op.num_passes``).
+        probes_per_pass: probes whose Lanczos runs shared each product pass.
         operator_settings: copy of ``op.settings``.
     """
 
@@ -72,6 +76,8 @@ class DensityResult:
     seed: int
     num_matvecs: int
     seconds: float
+    num_passes: int = 0
+    probes_per_pass: int = 1
     operator_settings: dict[str, Any] = field(default_factory=dict)
 
     def moment(self, m: int) -> float:
@@ -97,6 +103,8 @@ class DensityResult:
             "seed": int(self.seed),
             "num_matvecs": int(self.num_matvecs),
             "seconds": float(self.seconds),
+            "num_passes": int(self.num_passes),
+            "probes_per_pass": int(self.probes_per_pass),
             "operator_settings": dict(self.operator_settings),
         }
 
@@ -112,6 +120,7 @@ def spectral_density(
     seed: int = 0,
     distribution: str = "rademacher",
     reorthogonalise: bool = True,
+    probes_per_pass: int | None = None,
 ) -> DensityResult:
     """Eigenvalue density of ``op`` by stochastic Lanczos quadrature.
 
@@ -124,7 +133,12 @@ def spectral_density(
         num_points: size of the default grid.
         seed: seeds the probes (CPU generator).
         distribution: ``"rademacher"`` (default, unbiased moments) or ``"gaussian"`` (normalised).
-        reorthogonalise: full re-orthogonalisation in Lanczos (keeps ``s`` float64 vectors).
+        reorthogonalise: full re-orthogonalisation in Lanczos (keeps ``s`` float64 vectors per probe run).
+        probes_per_pass: probes whose Lanczos runs share each ``op.matmat`` (one pass per step for all of
+            them, :func:`~hessianlab.curvature.lanczos.lanczos_tridiagonals`); default
+            ``DEFAULT_BLOCK_SIZE`` (8) when the operator computes a block in one pass
+            (:func:`~hessianlab.curvature.eigs.shares_a_pass`), else 1. The probes, and so the estimate, do not
+            depend on it (to product rounding); memory grows to ``probes_per_pass * s * n`` float64 numbers.
     """
     if distribution not in DISTRIBUTIONS:
         raise ConfigError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
@@ -132,21 +146,26 @@ def spectral_density(
         raise ConfigError("num_probes and num_steps must be >= 1 and num_points >= 2")
     if sigma is not None and not sigma > 0:
         raise ConfigError(f"sigma must be positive, got {sigma}")
+    if probes_per_pass is None:
+        probes_per_pass = DEFAULT_BLOCK_SIZE if shares_a_pass(op) else 1
+    if probes_per_pass < 1:
+        raise ConfigError(f"probes_per_pass must be >= 1, got {probes_per_pass}")
     t0 = time.perf_counter()
-    mv_before = op.num_matvecs
+    mv_before, passes_before = op.num_matvecs, op.num_passes
     gen = torch.Generator().manual_seed(seed)
     s = min(num_steps, op.size)
     nodes = torch.zeros(num_probes, s, dtype=torch.float64)
     weights = torch.zeros(num_probes, s, dtype=torch.float64)
     lo, hi = math.inf, -math.inf
-    for p in range(num_probes):
-        q = random_probes(op.size, 1, distribution, gen)[:, 0]
-        alpha, beta = lanczos_tridiagonal(op, q / torch.linalg.vector_norm(q), s, reorthogonalise=reorthogonalise)
-        T = torch.diag(alpha) + torch.diag(beta, 1) + torch.diag(beta, -1)
-        theta, S = torch.linalg.eigh(T)
-        nodes[p, : theta.numel()] = theta
-        weights[p, : theta.numel()] = S[0] ** 2
-        lo, hi = min(lo, float(theta.min())), max(hi, float(theta.max()))
+    for first in range(0, num_probes, probes_per_pass):
+        Z = random_probes(op.size, min(probes_per_pass, num_probes - first), distribution, gen)
+        runs = lanczos_tridiagonals(op, Z / torch.linalg.vector_norm(Z, dim=0), s, reorthogonalise=reorthogonalise)
+        for p, (alpha, beta) in enumerate(runs, start=first):
+            T = torch.diag(alpha) + torch.diag(beta, 1) + torch.diag(beta, -1)
+            theta, S = torch.linalg.eigh(T)
+            nodes[p, : theta.numel()] = theta
+            weights[p, : theta.numel()] = S[0] ** 2
+            lo, hi = min(lo, float(theta.min())), max(hi, float(theta.max()))
     if sigma is None:
         width = hi - lo
         sigma = 0.01 * width if width > 0 else 0.01 * max(abs(hi), abs(lo), 1e-12)
@@ -168,5 +187,7 @@ def spectral_density(
         seed=seed,
         num_matvecs=op.num_matvecs - mv_before,
         seconds=time.perf_counter() - t0,
+        num_passes=op.num_passes - passes_before,
+        probes_per_pass=probes_per_pass,
         operator_settings=dict(op.settings),
     )

@@ -32,7 +32,9 @@ import time
 import torch
 
 from hessianlab.curvature.operator import LinearOperator
-from hessianlab.curvature.results import EigenResult, WHICH, default_floor, make_result, matvec64, residual_norms
+from hessianlab.curvature.results import (
+    EigenResult, check_solver_args, default_floor, make_result, matmat64, matvec64, residual_norms,
+)
 from hessianlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -112,12 +114,7 @@ def lanczos(
         ``residual_checks``, ``exhausted`` and ``seed``.
     """
     n = op.size
-    if which not in WHICH:
-        raise ConfigError(f"which must be one of {WHICH}, got {which!r}")
-    if not 1 <= k <= n:
-        raise ConfigError(f"k must be in [1, {n}] for an operator of size {n}, got {k}")
-    if not tol > 0:
-        raise ConfigError(f"tol must be positive, got {tol}")
+    check_solver_args(n, k, which, tol)
     m = min(n, ncv if ncv is not None else max(2 * k + 1, k + 32))
     if m <= k and m < n:
         raise ConfigError(f"ncv must exceed k (got ncv={ncv}, k={k}); use ncv >= 2k + 1")
@@ -212,32 +209,57 @@ def lanczos_tridiagonal(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain Lanczos from the unit vector ``v`` (n,): the tridiagonal ``T`` as ``(alpha, beta)``.
 
-    Returns ``alpha`` (s,) and ``beta`` (s - 1,) in float64 on the CPU, ``s <= num_steps``; fewer steps
-    when the Krylov space becomes invariant (then the Gauss quadrature it defines is exact). With
-    ``reorthogonalise`` (default) the float64 basis (``s`` vectors of length ``n``) is kept and every
-    vector is orthogonalised against it twice. Costs ``s`` products.
+    One column of :func:`lanczos_tridiagonals`; costs ``s <= num_steps`` products (``matvec``).
+    """
+    return lanczos_tridiagonals(op, v[:, None], num_steps, reorthogonalise=reorthogonalise)[0]
+
+
+def lanczos_tridiagonals(
+    op: LinearOperator, V: torch.Tensor, num_steps: int, *, reorthogonalise: bool = True
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Independent plain Lanczos runs from the columns of ``V`` (n, p), sharing one product pass per step.
+
+    Each step multiplies the still active columns with one ``op.matmat`` (one ``matvec`` when a single
+    column is active), so ``p`` runs of ``s`` steps cost ``s`` passes instead of ``p * s``. The runs never
+    mix: each column's recurrence, and so its ``T``, is the one a separate run gives (to product rounding).
+
+    Returns per column ``alpha`` (s,) and ``beta`` (s - 1,) in float64 on the CPU, ``s <= num_steps``; fewer
+    steps when that column's Krylov space becomes invariant (then its Gauss quadrature is exact). With
+    ``reorthogonalise`` (default) each run keeps its float64 basis (``p * s`` vectors of length ``n`` in
+    all) and orthogonalises every vector against it twice.
     """
     s_max = min(int(num_steps), op.size)
-    v = v.to(torch.float64).to(op.device)
-    v = v / torch.linalg.vector_norm(v)
-    basis = [v]
-    prev = torch.zeros_like(v)
-    alphas: list[float] = []
-    betas: list[float] = []
-    beta = 0.0
+    V = V.to(torch.float64).to(op.device)
+    cur = V / torch.linalg.vector_norm(V, dim=0)
+    prev = torch.zeros_like(cur)
+    p = V.shape[1]
+    bases: list[list[torch.Tensor]] = [[cur[:, i].clone()] for i in range(p)]
+    alphas: list[list[float]] = [[] for _ in range(p)]
+    betas: list[list[float]] = [[] for _ in range(p)]
+    last_beta = [0.0] * p
+    active = list(range(p))
     for j in range(s_max):
-        w = matvec64(op, v)
-        wnorm = float(torch.linalg.vector_norm(w))
-        alphas.append(float(v @ w))
-        if reorthogonalise:
-            w, _ = _orthogonalise(torch.stack(basis), w)
-        else:
-            w = w - alphas[-1] * v - beta * prev
-        beta = float(torch.linalg.vector_norm(w))
-        if j == s_max - 1 or beta <= _BREAKDOWN * max(wnorm, 1e-300):
+        W = matmat64(op, cur[:, active])
+        still = []
+        for col, i in enumerate(active):
+            w, v = W[:, col], cur[:, i]
+            wnorm = float(torch.linalg.vector_norm(w))
+            alphas[i].append(float(v @ w))
+            if reorthogonalise:
+                w, _ = _orthogonalise(torch.stack(bases[i]), w)
+            else:
+                w = w - alphas[i][-1] * v - last_beta[i] * prev[:, i]
+            beta = float(torch.linalg.vector_norm(w))
+            if j == s_max - 1 or beta <= _BREAKDOWN * max(wnorm, 1e-300):
+                continue
+            betas[i].append(beta)
+            last_beta[i] = beta
+            prev[:, i], cur[:, i] = v, w / beta
+            if reorthogonalise:
+                bases[i].append(cur[:, i].clone())
+            still.append(i)
+        active = still
+        if not active:
             break
-        betas.append(beta)
-        prev, v = v, w / beta
-        if reorthogonalise:
-            basis.append(v)
-    return torch.tensor(alphas, dtype=torch.float64), torch.tensor(betas, dtype=torch.float64)
+    return [(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
+            for a, b in zip(alphas, betas)]

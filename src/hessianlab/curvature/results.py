@@ -24,9 +24,20 @@ from typing import Any
 import torch
 
 from hessianlab.curvature.operator import LinearOperator
+from hessianlab.errors import ConfigError
 from hessianlab.friendly import friendly_result
 
 WHICH = ("LA", "SA", "LM")
+
+
+def check_solver_args(n: int, k: int, which: str, tol: float) -> None:
+    """Raise :class:`ConfigError` for an impossible ``which``, ``k`` (outside ``[1, n]``) or ``tol``."""
+    if which not in WHICH:
+        raise ConfigError(f"which must be one of {WHICH}, got {which!r}")
+    if not 1 <= k <= n:
+        raise ConfigError(f"k must be in [1, {n}] for an operator of size {n}, got {k}")
+    if not tol > 0:
+        raise ConfigError(f"tol must be positive, got {tol}")
 
 
 def default_floor(dtype: torch.dtype, norm_estimate: float) -> float:
@@ -37,6 +48,13 @@ def default_floor(dtype: torch.dtype, norm_estimate: float) -> float:
 def matvec64(op: LinearOperator, x: torch.Tensor) -> torch.Tensor:
     """``A x`` for a float64 vector ``x`` of shape ``(n,)``: cast to ``op.dtype``, multiply, back to float64."""
     return op.matvec(x.to(op.dtype)).to(torch.float64)
+
+
+def matmat64(op: LinearOperator, X: torch.Tensor) -> torch.Tensor:
+    """``A X`` for a float64 block ``X`` ``(n, c)``: one ``matvec`` when ``c == 1``, else one ``matmat``."""
+    if X.shape[1] == 1:
+        return matvec64(op, X[:, 0])[:, None]
+    return op.matmat(X.to(op.dtype)).to(torch.float64)
 
 
 def residual_norms(op: LinearOperator, vectors: torch.Tensor, eigenvalues: torch.Tensor) -> torch.Tensor:
