@@ -1,6 +1,7 @@
 """The Tracker for any training loop: equal to the trainer's λ1 hook in a plain loop, exact against dense
 oracles, with its certificates, schedule, JSONL / TensorBoard output and clear errors."""
 
+import importlib.util
 import json
 
 import pytest
@@ -98,6 +99,9 @@ def test_schedule_by_steps_and_warm_start(tiny):
     exact = torch.linalg.eigvalsh(dense)[-1].item()
     assert warm["lambda1"] == pytest.approx(exact, rel=1e-6) and cold["lambda1"] == pytest.approx(exact, rel=1e-6)
     assert warm["lambda1_matvecs"] < cold["lambda1_matvecs"]  # started from the converged vector
+    if importlib.util.find_spec("pandas") is not None:
+        frame = tracker.to_frame()
+        assert frame["step"].tolist() == [2, 4] and frame["lambda1"].tolist() == [cold["lambda1"], warm["lambda1"]]
     again = hessianlab.Tracker(model, data, samples=32, measures=("lambda1",))
     again.load_state_dict(tracker.state_dict())
     assert (again.steps, again.records) == (5, tracker.records)

@@ -113,6 +113,15 @@ class Tracker:
             self._writer.flush()
         return record
 
+    def to_frame(self) -> Any:
+        """The records as a :class:`pandas.DataFrame`, one row per record (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ConfigError("to_frame() needs pandas; install it with `pip install pandas` "
+                              "(or read tracker.records)") from None
+        return pd.DataFrame(self.records)
+
     def close(self) -> None:
         """Close the TensorBoard writer (records stay available)."""
         if self._writer is not None:
