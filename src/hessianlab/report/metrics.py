@@ -103,7 +103,7 @@ def unit_of(path: str) -> tuple[float, str, str]:
     ``*_acc``) as % and percentage points (scale 100), updates and seconds by name, others unitless."""
     root, rest = path.split(".", 1)
     if root == "attack" or rest.endswith("_acc") or rest.endswith(".acc"):
-        return 100.0, "%", "pp"
+        return 100.0, "%", " pp"
     if rest.endswith("updates"):
         return 1.0, " updates", " updates"
     if rest.endswith("seconds"):

@@ -110,7 +110,7 @@ def trend_test(x: Sequence[float], y: Sequence[float], *, n_perm: int = N_PERM, 
     """Two-sided permutation test of Spearman's ρ between seed-level ``x`` and ``y`` (ties allowed)."""
     rx, ry = stats.rankdata(x), stats.rankdata(y)
     rho = float(_unit(ry) @ _unit(rx))
-    null = null_abs_rhos(tuple(rx), tuple(ry), n_perm, seed)
+    null = null_abs_rhos(tuple(rx), tuple(np.sort(ry)), n_perm, seed)  # the multiset of y ranks
     p = float(_p_from_null(null, np.array([rho]), len(rx))[0])
     n = len(rx)
     method = (f"exact permutation over {math.factorial(n)} pairings" if n <= EXACT_MAX_N
