@@ -35,6 +35,15 @@ from hessianlab.report.runs import RunRecord
 from hessianlab.report.stats import trend_test
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, REPORTED = "supported", "contradicted", "inconclusive", "reported"
+VERDICT_RULE = (
+    "Verdict rule: supported = effect in the expected direction with p ≤ alpha (and |ρ| ≥ min_rho for Spearman); "
+    "contradicted = the same in the opposite direction; inconclusive otherwise (the reason is given). Trend "
+    "claims test every seed-level run as one point (Spearman's ρ, two-sided permutation p: exact for n ≤ 8, "
+    "20,000 seeded pairings above); group claims use Welch's t-test. Effects are in the claim's units "
+    "(accuracy in percentage points) with a 95 % pooled-residual bootstrap interval; an inconclusive verdict "
+    "states the smallest effect the design detects with 80 % power at its n and alpha (MDE, from the observed "
+    "seed noise). A bound claim is supported when every run's value lies within its bounds and contradicted "
+    "otherwise; a describe claim is only reported.")
 
 if TYPE_CHECKING:
     from hessianlab.report.tables import Table
