@@ -22,10 +22,10 @@ def test_mean_std_over_seeds(tmp_path):
     assert [len(g.runs) for g in groups] == [3, 1]  # natural order of run ids: b64 before b128
     s = stat(M.lambda1(r, "train") for r in groups[0].runs)
     assert (s.mean, s.std, s.n) == (pytest.approx(2.0), pytest.approx(1.0), 3)
-    assert fmt_stat(s) == "2 ± 1" and fmt_stat(stat([5.0])) == "5" and fmt_stat(None) == "–"
+    assert fmt_stat(s) == "2 ± 2.5" and fmt_stat(stat([5.0])) == "5" and fmt_stat(None) == "–"
     table = yao_table(runs)
     cell = table.rows[[r[0] for r in table.rows].index("64")][table.columns.index("λ1^θ train (test)")]
-    assert cell == "2 ± 1 (–)"
+    assert cell == "2 ± 2.5 (–)"  # 95 % t half-width 4.303 · 1 / sqrt(3)
     assert table.records[0]["lambda1_theta_train_std"] == pytest.approx(1.0)
 
 

@@ -72,9 +72,10 @@ def yao_table(runs: Sequence[RunRecord]) -> Table:
             for split, st in (("train", train), ("test", test)):
                 record[f"{key}_{split}_mean"] = st.mean * scale if st else None
                 record[f"{key}_{split}_std"] = st.std * scale if st and st.std is not None else None
+                record[f"{key}_{split}_ci95"] = st.half_width * scale if st and st.half_width is not None else None
         rows.append(row)
         records.append(record)
-    notes = [f"Values are mean ± sample std over the n seeds of each row; train (test) as in Yao et al.; "
+    notes = [f"Values are mean ± half-width of the 95 % t interval over the n seeds of each row (n = 1: the value alone); train (test) as in Yao et al.; "
              f"attack columns are white-box {ATTACK.upper()} (L∞, pixels); – = not measured."]
     if any(not g.reached_target for g in groups):
         notes.append(DAGGER_NOTE)
