@@ -24,6 +24,7 @@ from hessianlab import __version__
 from hessianlab.report.absa import absa_tables, is_large_batch_study
 from hessianlab.report.aggregate import POOLED, varying_axes
 from hessianlab.report.claims import parse_claims
+from hessianlab.report.differs import differs_paragraphs
 from hessianlab.report.figures import (
     ReportFigure, batch_trends_figure, spectrum_figure, training_curves_figure,
 )
@@ -96,6 +97,9 @@ def build_report(root: str | Path, *, claims: Sequence[dict[str, Any]] | None = 
     tables = [*ours, *papers, run_table, *claims_tables]
     sections = _sections(runs, verdicts, (spec or {}).get("preset"), ours, [run_table, *claims_tables], papers,
                          figures, left_out)
+    differs = differs_paragraphs(verdicts, runs, (spec or {}).get("name"))
+    if differs:  # after the claims: why a verdict differs from the paper's, from the stored data
+        sections.insert(2, Section("Why verdicts differ from the papers (measured)", differs))
     files: dict[str, bytes] = {"report.md": markdown(title, sections).encode(),
                                "report.html": html_page(title, sections).encode()}
     files.update({f"{t.name}.csv": csv_text(t).encode() for t in tables})

@@ -186,7 +186,7 @@ def batch_trends_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
         ax.set_title(title, fontsize=10)
         if any(lines):
             ax.legend(fontsize=LEGEND_SIZE)
-    bars = " (error bars: 95 % t intervals)" if max(counts) > 1 else ""
+    bars = "; error bars: 95 % t intervals" if max(counts) > 1 else ""
     caption = (f"Clean accuracy, robust accuracy (%, as in the tables) and λ1 against batch size, one line per "
                f"setting ({seeds_phrase(counts)}{bars}; Kamath et al. style). Filled markers: runs that reached "
                "the target loss." + dagger_phrase(sorted(missed), "hollow markers"))
