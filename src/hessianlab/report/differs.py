@@ -73,9 +73,9 @@ def setting_contrast(runs: Sequence[RunRecord], paper: Sequence[dict[str, Any]])
     """``'training set 2,048 (paper 50,000); largest batch / training set 0.125 (paper 0.041); ...'``."""
     ours = [r.config for r in runs]
     parts = []
-    sizes, psizes = [train_size(c) for c in ours], [train_size(c) for c in paper]
-    parts.append(f"training set {_span([s for s in sizes if s])}" + (f" (paper {_span([s for s in psizes if s])})"
-                                                                   if any(psizes) else ""))
+    sizes, psizes = [s for c in ours if (s := train_size(c))], [s for c in paper if (s := train_size(c))]
+    if sizes:
+        parts.append(f"training set {_span(sizes)}" + (f" (paper {_span(psizes)})" if psizes else ""))
     ratios, pratios = [_ratio(c) for c in ours], [_ratio(c) for c in paper]
     if any(r is not None for r in ratios):
         parts.append(f"largest batch / training set {max(r for r in ratios if r is not None):.3g}"
@@ -92,7 +92,7 @@ def setting_contrast(runs: Sequence[RunRecord], paper: Sequence[dict[str, Any]])
     gaps = [g for r in runs if (g := _gap(r)) is not None]
     if gaps:
         parts.append(f"clean accuracy gap train - test {_span([100 * g for g in gaps], '{:.3g}')} pp")
-    return "; ".join(parts)
+    return "; ".join(parts) or "no setting recorded"
 
 
 def covariation(verdict: Verdict, runs: Sequence[RunRecord]) -> str:
