@@ -128,7 +128,8 @@ def training_curves_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
                 if col == 1:
                     counts.append(len(curves))
                     missed += [] if g.reached_target else [group_label(g, axes_names).removesuffix(f" {DAGGER}")]
-        ax.set_title({"lambda1": "λ1 after every epoch", "grad_norm": "Full-batch gradient norm after every epoch"}[name])
+        ax.set_title({"lambda1": "λ1 after every epoch",
+                      "grad_norm": "Full-batch gradient norm after every epoch"}[name])
         finish_axes(ax, "epoch", {"lambda1": "λ1 of the training-loss Hessian (log scale)",
                                   "grad_norm": "‖∇θ L‖ on the training set (log scale)"}[name])
     residuals = [m["lambda1_rel_residual"] for r in runs for m in r.metrics
@@ -184,8 +185,7 @@ def batch_trends_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
         ax.set_xlabel("batch size (log2 axis)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
-        if any(lines):
-            ax.legend(fontsize=LEGEND_SIZE)
+        ax.legend(fontsize=LEGEND_SIZE)
     bars = "; error bars: 95 % t intervals" if max(counts) > 1 else ""
     caption = (f"Clean accuracy, robust accuracy (%, as in the tables) and λ1 against batch size, one line per "
                f"setting ({seeds_phrase(counts)}{bars}; Kamath et al. style). Filled markers: runs that reached "

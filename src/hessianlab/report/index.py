@@ -77,7 +77,8 @@ def counts_markdown(counts: dict[str, Counter[str]]) -> str:
 def claim_rows(studies: Sequence[StudyResult]) -> list[list[str]]:
     """One row per claim of every study, in :data:`COLUMNS` order."""
     return [[s.name, v["statement"], v["verdict"], v["statistic_text"] or "–",
-             "–" if v["p"] is None else f"{v['p']:.3g}", v["effect_text"] or "–", str(v["n"]), v["mde_text"] or "–"]
+             "–" if v["p"] is None else f"{v['p']:.3g}", v["effect_text"] or "–", str(v["n"]),
+             v["mde_text"] or "–"]
             for s in studies for v in s.verdicts]
 
 

@@ -75,7 +75,8 @@ def yao_table(runs: Sequence[RunRecord]) -> Table:
                 record[f"{key}_{split}_ci95"] = st.half_width * scale if st and st.half_width is not None else None
         rows.append(row)
         records.append(record)
-    notes = [f"Values are mean ± half-width of the 95 % t interval over the n seeds of each row (n = 1: the value alone); train (test) as in Yao et al.; "
+    notes = [f"Values are mean ± half-width of the 95 % t interval over the n seeds of each row (n = 1: the value "
+             f"alone); train (test) as in Yao et al.; "
              f"attack columns are white-box {ATTACK.upper()} (L∞, pixels); – = not measured."]
     if any(not g.reached_target for g in groups):
         notes.append(DAGGER_NOTE)
