@@ -104,7 +104,7 @@ def test_index_renders_in_headless_chromium(smoke: Path, tmp_path: Path) -> None
     assert [r[0] for r in rows] == [name for name, _ in expected]  # every study's every claim, in order
     assert {r[0] for r in rows} == set(STUDIES)
     for row, (_, v) in zip(rows, expected):
-        assert row[1] == v["statement"] and row[2] == v["verdict"]
+        assert row[1] == v["statement"] and row[2] == v["verdict"] and row[8] == (v["paper_verdict"] or "–")
         if v["effect"] is not None:  # trend and group claims show their effect (and interval when seeds allow)
             assert row[5].startswith(v["effect_what"]) and v["effect_unit"].strip() in row[5]
             if v["effect_low"] is not None:

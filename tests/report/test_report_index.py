@@ -15,7 +15,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "verdict_table.py"
 
 def _verdict(vid: str, verdict: str) -> dict:
     return {"id": vid, "statement": f"claim {vid}", "test": "spearman", "verdict": verdict, "statistic": 0.5,
-            "statistic_text": "ρ = 0.5", "p": 0.2, "p_method": "exact", "n": 5, "effect_text": "change: +1 pp",
+            "statistic_text": "ρ = 0.5", "p": 0.2, "p_method": "exact", "n": 5, "paper_verdict": "supported",
+            "effect_text": "change: +1 pp",
             "mde_text": "detectable with 80% power: |effect| ≥ 3 pp", "effect": 0.01, "reason": "r"}
 
 
@@ -36,6 +37,7 @@ def test_index_counts_and_claims(index: Path) -> None:
     assert "| all | 1 | 1 | 1 | 1 | 4 |" in md
     assert "10.0 min wall and 20.0 CPU-min" in md and "Verdict rule" in md
     assert "| yao-batch-sweep | claim b | inconclusive | ρ = 0.5 | 0.2 | change: +1 pp | 5 | detectable" in md
+    assert sum(line.endswith("| supported |") for line in md.splitlines()) == 4  # the paper's verdict column
     html = (index / "index.html").read_text()
     assert '<td class="contradicted">contradicted</td>' in html and 'id="verdicts"' in html
     assert json.loads((index / "index.json").read_text())["timing"]["cores"] == 2

@@ -20,7 +20,7 @@ from hessianlab.report.verdicts import VERDICT_RULE, Verdict, effect_cell, effec
 
 PAPERS = (("yao-", "Yao et al. 2018"), ("kamath-", "Kamath et al. 2019"), ("absa-", "Yao et al. 2018 (ABSA)"))
 KINDS = ("supported", "contradicted", "inconclusive", "reported")
-COLUMNS = ("study", "claim", "verdict", "statistic", "p", "effect [95 % CI]", "n", "power (MDE)")
+COLUMNS = ("study", "claim", "verdict", "statistic", "p", "effect [95 % CI]", "n", "power (MDE)", "paper's verdict")
 
 
 @dataclass
@@ -46,7 +46,8 @@ def verdict_record(v: Verdict) -> dict[str, Any]:
             else f"Δ = {v.statistic:.4g}" if v.claim.test in ("less", "greater") else f"{v.statistic:.4g}")
     return {"id": v.claim.id, "statement": v.claim.statement, "test": v.claim.test, "verdict": v.verdict,
             "statistic": v.statistic, "statistic_text": stat, "p": v.p_value, "p_method": v.details.get("p_method"),
-            "n": v.n, "effect_text": effect_cell(v) if e else "", "mde_text": e.mde_text() if e else "",
+            "n": v.n, "paper_verdict": v.claim.paper, "effect_text": effect_cell(v) if e else "",
+            "mde_text": e.mde_text() if e else "",
             **effect_record(e), "reason": v.reason}
 
 
@@ -78,7 +79,7 @@ def claim_rows(studies: Sequence[StudyResult]) -> list[list[str]]:
     """One row per claim of every study, in :data:`COLUMNS` order."""
     return [[s.name, v["statement"], v["verdict"], v["statistic_text"] or "–",
              "–" if v["p"] is None else f"{v['p']:.3g}", v["effect_text"] or "–", str(v["n"]),
-             v["mde_text"] or "–"]
+             v["mde_text"] or "–", v.get("paper_verdict") or "–"]
             for s in studies for v in s.verdicts]
 
 
