@@ -27,8 +27,9 @@ system:
 test: setup system
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
+# every paper study at the quick preset; prints the verdict table per paper and every claim (runs/reproduce/quick)
 reproduce: setup system
-	$(BIN)/hessianlab reproduce yao-batch-sweep --preset quick --workers 2
+	$(BIN)/hessianlab reproduce all --preset quick --workers 2
 
 docs: setup
 	$(BIN)/python -m mkdocs build --strict

@@ -3,6 +3,12 @@ writes every study's report and the index."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
+import shutil
+import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +17,7 @@ from hessianlab.cli import main
 from hessianlab.commands.reproduce import PRESETS, spec_paths, study_names
 from hessianlab.experiments.spec import load_spec
 from hessianlab.report.claims import parse_claims
+from hessianlab.report.index import KINDS
 
 SPECS = spec_paths()
 STUDIES = study_names()
@@ -43,10 +50,17 @@ def test_unknown_study_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "\n" not in err and "no-such-study" in err and "yao-batch-sweep" in err
 
 
-@pytest.mark.slow
-def test_reproduce_all_smoke_writes_reports_and_index(tmp_path: Path) -> None:
-    out = tmp_path / "repro"
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``reproduce all --preset smoke`` once for this module; its output folder."""
+    out = tmp_path_factory.mktemp("repro") / "repro"
     assert main(["reproduce", "all", "--preset", "smoke", "--workers", "2", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_reproduce_all_smoke_writes_reports_and_index(smoke: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = smoke
     index_md, index_html = (out / "index.md").read_text(), (out / "index.html").read_text()
     for name in STUDIES:
         spec = load_spec(SPECS[name], "smoke")
@@ -56,3 +70,45 @@ def test_reproduce_all_smoke_writes_reports_and_index(tmp_path: Path) -> None:
         assert f'href="{spec.output}/report/report.html"' in index_html
         for claim in spec.claims:
             assert claim.get("statement", claim["id"]) in index_md
+    data = json.loads((out / "index.json").read_text())
+    records = [v for s in data["studies"] for v in s["verdicts"]]
+    assert len(records) == sum(len(load_spec(SPECS[n], "smoke").claims) for n in STUDIES)
+    counts = Counter(v["verdict"] for v in records)
+    # the per-paper table's total row equals the verdicts of every claim
+    total = next(line for line in index_md.splitlines() if line.startswith("| all |"))
+    assert total == "| all | " + " | ".join(str(counts[k]) for k in KINDS) + f" | {len(records)} |"
+    assert data["timing"]["wall_s"] > 0 and "min wall" in index_md
+
+
+@pytest.mark.slow
+def test_index_renders_in_headless_chromium(smoke: Path, tmp_path: Path) -> None:
+    """The verdict table of every study, with effects and intervals, as a browser shows it."""
+    browser = next((b for b in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(b).exists()), None)
+    if browser is None:
+        pytest.skip("no headless browser: install the Debian package 'chromium' (provides /usr/bin/chromium)")
+    script = ("<script>window.onload=()=>{const t=document.getElementById('verdicts');const rows=[...t.rows]"
+              ".slice(1).map(r=>[...r.cells].map(c=>c.innerText));document.body.setAttribute('data-rows',"
+              "JSON.stringify(rows));}</script>")
+    page = tmp_path / "index.html"
+    page.write_text((smoke / "index.html").read_text().replace("</body>", script + "</body>"))
+    profile = tmp_path / "profile"
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+                           "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    shutil.rmtree(profile, ignore_errors=True)
+    found = re.search(r'data-rows="([^"]*)"', proc.stdout)
+    assert found, proc.stderr[-2000:]
+    rows = json.loads(html.unescape(found.group(1)))
+    data = json.loads((smoke / "index.json").read_text())
+    expected = [(s["name"], v) for s in data["studies"] for v in s["verdicts"]]
+    assert [r[0] for r in rows] == [name for name, _ in expected]  # every study's every claim, in order
+    assert {r[0] for r in rows} == set(STUDIES)
+    for row, (_, v) in zip(rows, expected):
+        assert row[1] == v["statement"] and row[2] == v["verdict"] and row[8] == (v["paper_verdict"] or "–")
+        if v["effect"] is not None:  # trend and group claims show their effect (and interval when seeds allow)
+            assert row[5].startswith(v["effect_what"]) and v["effect_unit"].strip() in row[5]
+            if v["effect_low"] is not None:
+                assert "[" in row[5]
+        if v["verdict"] == "inconclusive" and v["effect"] is not None and v["mde_note"]:
+            assert row[7] == v["mde_note"]
+    assert any(v["effect"] is not None for _, v in expected)

@@ -65,7 +65,7 @@ def test_strategy_table_layout_seeds_and_marks(tmp_path):
     assert table.columns == ["BS", "BL Acc. %", "BL # Iters", "FB Acc. %", "FB # Iters", "GG Acc. %", "GG # Iters",
                              "ABS Acc. %", "ABS # Iters", "ABSA Acc. %", "ABSA # Iters"]
     assert table.rows[0] == ["16", "90", "60"] + ["N.A."] * 8
-    assert table.rows[1] == ["64", "70", "15", "10 (diverged)", "15", "88", "33", "88 ± 1.4", "26 ± 1.4", "91", "21"]
+    assert table.rows[1] == ["64", "70", "15", "10 (diverged)", "15", "88", "33", "88 ± 13", "26 ± 13", "91", "21"]
     assert table.records[1]["abs_acc_mean"] == pytest.approx(88.0) and table.records[1]["abs_iters_std"] == \
         pytest.approx(2 ** 0.5)
     assert table.records[1]["gg_batch_reached"] == 16  # the fake per-epoch records never grow the batch

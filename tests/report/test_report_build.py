@@ -130,6 +130,7 @@ def test_cli_report_prints_verdicts(tmp_path, capsys):
     out = capsys.readouterr().out
     assert str(tmp_path / "r2" / "report.html") in out
     assert "lambda1-increases" in out and "inconclusive" in out and "p = 0.333" in out
+    assert "+2 (no interval: one run per setting)" in out  # λ1 from 1 to 3: the effect in the claim's units
 
 
 def test_runs_outside_the_spec_plan_are_left_out(tmp_path):

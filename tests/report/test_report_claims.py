@@ -54,11 +54,12 @@ def test_noise_is_inconclusive(tmp_path):
     assert v.details["p_method"].startswith("exact")
 
 
-def test_min_rho_and_large_n_use_spearmanr(tmp_path):
+def test_min_rho_and_large_n_use_monte_carlo_permutations(tmp_path):
     values = {2 ** i: float(i) for i in range(1, 11)}
     runs = _runs(tmp_path, values)
     v = evaluate(parse_claim({**SPEARMAN, "min_rho": 0.5}), runs)
-    assert v.verdict == "supported" and "spearmanr" in v.details["p_method"]
+    assert v.verdict == "supported" and "Monte Carlo permutation" in v.details["p_method"]
+    assert v.p_value == pytest.approx(1 / 20001)  # no random pairing reaches ρ = 1
 
 
 def test_only_reached_target_excludes_and_reports(tmp_path):

@@ -22,10 +22,10 @@ def test_mean_std_over_seeds(tmp_path):
     assert [len(g.runs) for g in groups] == [3, 1]  # natural order of run ids: b64 before b128
     s = stat(M.lambda1(r, "train") for r in groups[0].runs)
     assert (s.mean, s.std, s.n) == (pytest.approx(2.0), pytest.approx(1.0), 3)
-    assert fmt_stat(s) == "2 ± 1" and fmt_stat(stat([5.0])) == "5" and fmt_stat(None) == "–"
+    assert fmt_stat(s) == "2 ± 2.5" and fmt_stat(stat([5.0])) == "5" and fmt_stat(None) == "–"
     table = yao_table(runs)
     cell = table.rows[[r[0] for r in table.rows].index("64")][table.columns.index("λ1^θ train (test)")]
-    assert cell == "2 ± 1 (–)"
+    assert cell == "2 ± 2.5 (–)"  # 95 % t half-width 4.303 · 1 / sqrt(3)
     assert table.records[0]["lambda1_theta_train_std"] == pytest.approx(1.0)
 
 
@@ -119,3 +119,11 @@ def test_several_results_for_one_path_take_the_most_accurate(tmp_path):
     assert M.value(rec, "input.lambda1_x") == 1.5  # most samples, then smallest tol
     info = M.parse_eigs_key("lanczos/LA/k=5/train/samples=all/seed=0/float32/tol=0.001/verify/params=a/b")
     assert (info["tol"], info["params"]) == ("0.001", "a/b")
+
+
+def test_cells_from_fewer_seeds_than_the_row_say_their_n(tmp_path):
+    for s in range(3):  # λ1 on every seed, the test-split λ1 on seed 0 only (an analysis restricted by `where`)
+        make_run(tmp_path, f"b64-s{s}", batch_size=64, seed=s, lambda1=1.0 + s, test_lambda1=5.0 if s == 0 else None)
+    table = yao_table(load_runs(tmp_path))
+    cell = table.rows[0][table.columns.index("λ1^θ train (test)")]
+    assert cell == "2 ± 2.5 (5 [n=1])"

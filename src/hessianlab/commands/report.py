@@ -22,9 +22,10 @@ def _run(args: argparse.Namespace) -> int:
     print(f"report of {result.num_runs} run(s): {result.markdown} and {result.html} "
           f"({len(result.csv)} CSV, {len(result.figures) // 2} figures)")
     if result.verdicts:
-        rows = [{"claim": v.claim.id, "verdict": v.verdict, "n": v.n, "p": v.p_value, "reason": v.reason}
+        rows = [{"claim": v.claim.id, "verdict": v.verdict, "n": v.n, "p": v.p_value,
+                 "effect [95 % CI]": v.effect.text() if v.effect else "-", "reason": v.reason}
                 for v in result.verdicts]
-        print(format_table(rows, ["claim", "verdict", "n", "p", "reason"]))
+        print(format_table(rows, ["claim", "verdict", "n", "p", "effect [95 % CI]", "reason"]))
     else:
         print("no claims (add a 'claims' list to spec.json)")
     return 0

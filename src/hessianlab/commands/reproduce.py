@@ -11,13 +11,13 @@ its claim verdicts: ``DIR/index.md`` and ``DIR/index.html``. Default ``DIR``: ``
 from __future__ import annotations
 
 import argparse
-import html
-from dataclasses import dataclass, field
+import os
+import resource
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hessianlab import atomic
 from hessianlab.device import add_device_argument, resolve_device
 from hessianlab.errors import ConfigError, HessianlabError
 
@@ -62,29 +62,16 @@ def resolve_names(names: list[str]) -> list[str]:
     return out
 
 
-@dataclass
-class StudyResult:
-    """One study of the index: where it went, its runs and its claim verdicts (or the error that stopped it)."""
-
-    name: str
-    description: str
-    folder: str
-    runs: int = 0
-    finished: int = 0
-    reached: int = 0
-    failed: list[str] = field(default_factory=list)
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
-    report: str | None = None
-    error: str | None = None
-
-
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from hessianlab.experiments.runner import run_sweep
     from hessianlab.experiments.spec import load_spec
     from hessianlab.report import build_report
+    from hessianlab.report.index import StudyResult, claim_rows, counts_markdown, verdict_counts, verdict_record, \
+        write_index
 
+    start = time.perf_counter()
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     names = resolve_names(args.names)
@@ -120,14 +107,22 @@ def _run(args: argparse.Namespace) -> int:
         else:
             study.report = str(report.html.relative_to(out))
             study.reached = sum(1 for r in sweep.runs if _reached(folder, r.name))
-            study.verdicts = [{"id": v.claim.id, "statement": v.claim.statement, "verdict": v.verdict,
-                               "n": v.n, "p": v.p_value, "reason": v.reason} for v in report.verdicts]
+            study.verdicts = [verdict_record(v) for v in report.verdicts]
         if not args.quiet:
             print(f"{spec.name}: {study.finished}/{study.runs} runs finished; "
                   + (study.error or ", ".join(f"{v['id']}: {v['verdict']}" for v in study.verdicts) or "no claims"))
-    write_index(out, args.preset, results)
-    print(f"{out / 'index.html'}: {len(results)} studies ({args.preset} preset)")
+    write_index(out, args.preset, results, _timing(start))
+    print(f"\nVerdicts per paper ({args.preset} preset):\n{counts_markdown(verdict_counts(results))}\n")
+    print("\n".join(" | ".join(row[:3] + [row[5]]) for row in claim_rows(results)))
+    print(f"\n{out / 'index.html'}: {len(results)} studies ({args.preset} preset)")
     return 0
+
+
+def _timing(start: float) -> dict[str, float]:
+    """Wall seconds since ``start`` and CPU seconds (user + system) of this process and its children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return {"wall_s": time.perf_counter() - start, "cpu_s": cpu, "cores": len(os.sched_getaffinity(0))}
 
 
 def _reached(folder: Path, run_name: str) -> bool:
@@ -138,45 +133,3 @@ def _reached(folder: Path, run_name: str) -> bool:
         return bool(json.loads(status.read_text()).get("summary", {}).get("reached_target", False))
     except (OSError, ValueError):
         return False
-
-
-def write_index(out: Path, preset: str, studies: list[StudyResult]) -> None:
-    """``out/index.md`` and ``out/index.html``: one section per study, linking its report, with its verdicts."""
-    title = f"hessianlab reproduction ({preset} preset)"
-    md = [f"# {title}", "",
-          "Each study links its report (tables, figures, the runs each claim compared). Verdicts: supported = "
-          "effect in the expected direction with p ≤ alpha; contradicted = the opposite; inconclusive otherwise.", ""]
-    e = html.escape
-    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #bbb;padding:.25em .5em;"
-            "text-align:left;vertical-align:top}.supported{color:#176f2c;font-weight:bold}"
-            ".contradicted{color:#a31515;font-weight:bold}.inconclusive{color:#8a6d00;font-weight:bold}</style>",
-            f"</head><body><h1>{e(title)}</h1>"]
-    for s in studies:
-        counts = f"{s.finished}/{s.runs} runs finished, {s.reached} reached the target loss"
-        if s.failed:
-            counts += f"; failed: {', '.join(s.failed)}"
-        link_md = f"[report]({s.report})" if s.report else (s.error or "no report")
-        md += [f"## {s.name}", "", s.description, "", f"{counts}. {link_md}", ""]
-        link_html = f'<a href="{e(s.report)}">report</a>' if s.report else e(s.error or "no report")
-        page += [f"<h2>{e(s.name)}</h2>", f"<p>{e(s.description)}</p>", f"<p>{e(counts)}. {link_html}</p>"]
-        if s.verdicts:
-            md += ["| claim | verdict | n | p | reason |", "|---|---|---|---|---|"]
-            page.append("<table><tr><th>claim</th><th>verdict</th><th>n</th><th>p</th><th>reason</th></tr>")
-            for v in s.verdicts:
-                p = "" if v["p"] is None else f"{v['p']:.3g}"
-                cells = [v["statement"], v["verdict"], str(v["n"]), p, v["reason"]]
-                md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-                page.append("<tr>" + "".join(
-                    f'<td class="{e(c)}">{e(c)}</td>' if i == 1 else f"<td>{e(c)}</td>" for i, c in enumerate(cells))
-                    + "</tr>")
-            page.append("</table>")
-            md.append("")
-        elif s.report:
-            md += ["No claims.", ""]
-            page.append("<p>No claims.</p>")
-    page.append("</body></html>")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out / "index.md", "\n".join(md).rstrip() + "\n")
-    atomic.write_text(out / "index.html", "\n".join(page) + "\n")

@@ -88,7 +88,7 @@ def _status_mark(group: Group) -> str:
 def strategy_table(runs: Sequence[RunRecord]) -> Table | None:
     """ABSA Tables 1, 4-7: one row per (setting, BS), an (Acc., # Iters) column pair per strategy present.
 
-    ``None`` when the runs hold fewer than two strategies. Repeated seeds give mean ± sample std.
+    ``None`` when the runs hold fewer than two strategies. Repeated seeds give mean ± 95 % t-interval half-width.
     """
     present = [s for s in STRATEGIES if any(strategy(r.config) == s for r in runs)]
     if len(present) < 2:
@@ -120,8 +120,8 @@ def strategy_table(runs: Sequence[RunRecord]) -> Table | None:
         rows.append(row)
         records.append(record)
     notes = ["BS: the batch size of BL and FB; for GG, ABS and ABSA, which start at the base batch and grow, the "
-             "largest batch size allowed (B_max), as in the paper. Acc.: final test accuracy (mean ± std over "
-             "seeds); # Iters: SGD updates. N.A.: no such run."]
+             "largest batch size allowed (B_max), as in the paper. Acc.: final test accuracy (mean ± 95 % "
+             "t-interval half-width over seeds); # Iters: SGD updates. N.A.: no such run."]
     if reached:
         notes.append("Largest batch size reached: " + "; ".join(reached) + ".")
     return Table("absa_table", "Accuracy and number of updates per strategy (ABSA Tables 1, 4-7 layout)", columns,

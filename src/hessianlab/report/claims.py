@@ -22,6 +22,8 @@ Fields:
 * ``x``, ``y``: metric paths (see :mod:`hessianlab.report.metrics`).
 * ``where``, ``where_a``, ``where_b``: ``{field: value or [values]}``; a bare field is a config field, a
   dotted one a metric path. A run matches when every field equals (one of) the value(s).
+* ``paper``: the paper's own verdict on the claim, ``supported`` (default), ``contradicted`` or
+  ``inconclusive`` (e.g. a trend the paper found absent); a report explains every verdict that differs.
 * ``alpha`` (default 0.05, in (0, 1)), ``min_rho`` (default 0.5, in [0, 1], spearman only),
   ``only_reached_target`` (default true: only runs that reached the target loss are compared).
 
@@ -41,12 +43,13 @@ from hessianlab.training.config import TrainConfig
 TESTS = ("spearman", "less", "greater", "bound", "describe")
 EXPECT = ("increasing", "decreasing")
 FIELDS = {"id", "statement", "test", "x", "y", "expect", "alpha", "min_rho", "where", "where_a", "where_b",
-          "only_reached_target", "min", "max"}
+          "only_reached_target", "min", "max", "paper"}
+PAPER_VERDICTS = ("supported", "contradicted", "inconclusive")
 NEEDED = {"spearman": ("x", "y", "expect"), "less": ("y", "where_a", "where_b"),
           "greater": ("y", "where_a", "where_b"), "bound": ("y",), "describe": ("y",)}
 ONLY = {"expect": ("spearman",), "min_rho": ("spearman",), "x": ("spearman",), "where_a": ("less", "greater"),
         "where_b": ("less", "greater"), "alpha": ("spearman", "less", "greater"), "min": ("bound",),
-        "max": ("bound",)}
+        "max": ("bound",), "paper": ("spearman", "less", "greater", "bound")}
 CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
 
@@ -68,6 +71,7 @@ class Claim:
     only_reached_target: bool = True
     min: float | None = None
     max: float | None = None
+    paper: str | None = None
 
 
 def parse_claims(items: Any) -> list[Claim]:
@@ -122,9 +126,12 @@ def parse_claim(item: Any, index: int = 0) -> Claim:
     statement = item.get("statement", cid)
     if not isinstance(statement, str):
         raise ConfigError(f"{where}: field 'statement': must be a string")
+    paper = item.get("paper", None if test == "describe" else "supported")
+    if paper is not None and paper not in PAPER_VERDICTS:
+        raise ConfigError(f"{where}: field 'paper': must be one of {', '.join(PAPER_VERDICTS)}, got {paper!r}")
     filters = {name: _filter(where, name, item.get(name)) for name in ("where", "where_a", "where_b")}
     return Claim(id=cid, statement=statement, test=test, y=item["y"], x=item.get("x"), expect=item.get("expect"),
-                 alpha=alpha, min_rho=min_rho, only_reached_target=only, **filters, **bounds)
+                 alpha=alpha, min_rho=min_rho, only_reached_target=only, paper=paper, **filters, **bounds)
 
 
 def _check(where: str, name: str, check: Any) -> None:

@@ -129,7 +129,7 @@ def block_lambda_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
                        label=f"{name}: full")[0]
         ax.plot(epochs, [m.get("lambda1_block", float("nan")) for m in run.metrics], marker=".", linestyle="--",
                 color=full.get_color(), label=f"{name}: block")
-    finish_axes(ax, "epoch", "λ1 of the training-loss Hessian", legend_size=6)
+    finish_axes(ax, "epoch", "λ1 of the training-loss Hessian")
     params = sorted({str(r.config.get("track_lambda1_params")) for r in tracked})
     return [ReportFigure("absa_block_lambda1", "Top Hessian eigenvalue after every epoch: full Hessian (solid) "
                          f"against the block of the parameters matching {', '.join(params)} (dashed), on a fixed "

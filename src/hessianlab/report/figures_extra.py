@@ -41,9 +41,9 @@ def subsampled_spectra_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
         ax.axhline(0.0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_xlabel("eigenvalue index")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("eigenvalue")
-        ax.set_title(run.run_id, fontsize=8)
-        ax.legend(fontsize=7)
+        ax.set_ylabel("eigenvalue of the sub-sampled Hessian")
+        ax.set_title(run_title(run), fontsize=10)
+        ax.legend(fontsize=9)
     caption = ("Top eigenvalues of the Hessian of the training loss over B_H random training samples and over "
                "all of them (Yao et al. Fig. 6 style).")
     if left:
@@ -72,23 +72,48 @@ def landscape_figures(runs: Sequence[RunRecord]) -> list[ReportFigure]:
                     group = "/".join([parts[0], *parts[2:]]) if split else key
                     lines.setdefault(group, {})[split or key] = result
                 else:
-                    title = f"{run.run_id}: {kind}/{key}"
-                    fig = plot_plane(result, title=title)
-                    out.append(_landscape_figure(run, kind, key, fig, "loss surface on a plane"))
+                    fig = plot_plane(result, title=f"{run_title(run)}: loss surface on the (d1, d2) plane")
+                    out.append(_landscape_figure(run, kind, key, fig, "loss surface on the plane spanned by d1 and d2, "
+                                                 f"{_directions(key)} ({_split(key)} split)"))
             for group, curves in lines.items():
-                title = f"{run.run_id}: {kind}/{group}"
                 first = next(iter(curves.values()))
                 if first.direction_kind == "interpolation":
-                    fig, what = plot_interpolation(curves, title=title), "loss along the interpolation θ_A → θ_B"
+                    what = "loss along the straight line between θ_A (α = 0) and θ_B (α = 1)"
+                    fig = plot_interpolation(curves, title=f"{run_title(run)}: loss between two models")
                 else:
-                    fig, what = plot_line(curves, title=title), f"loss along a {first.direction_kind} direction"
-                out.append(_landscape_figure(run, kind, group, fig, what))
+                    what = f"loss along {_DIRECTION.get(first.direction_kind, 'a chosen direction')}"
+                    short = "v1" if first.direction_kind == "eigen" else f"a {first.direction_kind} direction"
+                    fig = plot_line(curves, title=f"{run_title(run)}: loss along {short}")
+                out.append(_landscape_figure(run, kind, group, fig, f"{what} (curves: {', '.join(curves)} split)"))
     return out
+
+
+_DIRECTION = {"eigen": "the top Hessian eigenvector v1 (unit norm; α in parameter-space units)",
+              "random": "a filter-normalised Gaussian direction (Li et al. 2018)"}
+
+
+def run_title(run: RunRecord) -> str:
+    """A human title of a run: ``'B = 16, seed 0'`` plus the setting fields that usually vary in a study."""
+    c = run.config
+    parts = [f"B = {c.get('batch_size')}", f"seed {c.get('seed')}"]
+    parts += [f"{k} {c[k]}" for k in ("activation", "adversarial") if c.get(k) not in (None, "relu")]
+    return ", ".join(parts)
+
+
+def _directions(key: str) -> str:
+    if "random" in key:
+        return "d1, d2 = two filter-normalised Gaussian directions (Li et al. 2018)"
+    return "d1, d2 = the top two Hessian eigenvectors v1, v2 (unit norm; α, β in parameter-space units)"
+
+
+def _split(key: str) -> str:
+    parts = key.split("/")
+    return parts[1] if len(parts) > 1 and parts[1] in M.SPLITS else "training"
 
 
 def _landscape_figure(run: RunRecord, kind: str, key: str, fig: Any, what: str) -> ReportFigure:
     name = "landscape_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{run.run_id}_{kind}_{key}").strip("_")
-    return ReportFigure(name, f"{run.run_id}: {what} ({kind}/{key}).", fig)
+    return ReportFigure(name, f"{run_title(run)} (run {run.run_id}): {what}. Result key: {kind}/{key}.", fig)
 
 
 def _landscape_record(payload: Any) -> dict[str, Any] | None:

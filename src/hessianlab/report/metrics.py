@@ -98,6 +98,19 @@ def value(run: RunRecord, path: str) -> Any:
     return input_stat(run, parts[0], parts[1] if len(parts) > 1 else "train", parts[2] if len(parts) > 2 else "mean")
 
 
+def unit_of(path: str) -> tuple[float, str, str]:
+    """``(scale, unit of a value, unit of a difference)`` for displaying ``path``: accuracies (``attack.*``,
+    ``*_acc``) as % and percentage points (scale 100), updates and seconds by name, others unitless."""
+    root, rest = path.split(".", 1)
+    if root == "attack" or rest.endswith("_acc") or rest.endswith(".acc"):
+        return 100.0, "%", " pp"
+    if rest.endswith("updates"):
+        return 1.0, " updates", " updates"
+    if rest.endswith("seconds"):
+        return 1.0, " s", " s"
+    return 1.0, "", ""
+
+
 def parse_eigs_key(key: str) -> dict[str, str] | None:
     """Split an eigs key ``METHOD/WHICH/k=K/SPLIT/samples=S/seed=N/DTYPE[/tol=T][/verify][/params=RE]``
     (``tol`` is ``''`` in keys written before it was part of them); ``None`` if malformed."""

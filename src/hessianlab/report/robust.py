@@ -3,8 +3,9 @@
 A study with transfer attacks (analyses whose ``source`` selects one run, e.g. ``{adversarial: null}``) stores,
 in every other run, the accuracy on examples generated against the source model (result payloads with
 ``transfer: true``); the source's own accuracy on them is its white-box accuracy. This table puts them side by
-side: one row per trained model (``adversarial`` method; repeated seeds as mean ± std), one column per
-(attack, ε) crafted against the source, on the test split, plus D_clean and the mean over the attack columns.
+side: one row per trained model (``adversarial`` method; repeated seeds as mean ± 95 % t-interval half-width),
+one column per (attack, ε) crafted against the source, on the test split, plus D_clean and the mean over the
+attack columns.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def robust_table(runs: Sequence[RunRecord]) -> Table | None:
                                   "mean_over_attacks": mean.mean if mean else None}
         record.update({f"{m}_{e:g}": s.mean if s else None for (m, e), s in zip(columns, per_attack)})
         records.append(record)
-    notes = [("Test-split accuracy (mean ± sample std over seeds). D_attack columns hold examples crafted against "
-              f"the source model ({', '.join(sorted(sources))}) and evaluated on each model (transfer, as in Yao et "
+    notes = [("Test-split accuracy (mean ± 95 % t-interval half-width over the n seeds). D_attack columns hold "
+              f"examples crafted against the source model ({', '.join(sorted(sources))}) and evaluated on each "
+              "model (transfer, as in Yao et "
               "al. Tables 3-4); the source's own row is its white-box accuracy. ε in pixels (L∞ for FGSM-type "
               "attacks, L2 for L2GRAD/L2HESS).")]
     return Table("robust_models", "Robust models on D_clean and D_attack (Yao et al. Tables 3-4 layout)", header,

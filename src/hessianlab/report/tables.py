@@ -68,13 +68,15 @@ def yao_table(runs: Sequence[RunRecord]) -> Table:
                                   "n": len(g.runs), "reached_target": g.reached_target}
         for _, key, get, scale in quantities:
             train, test = (group_stat(g, lambda r, s=s: get(r, s)) for s in ("train", "test"))
-            row.append(pair_cell(train, test, scale))
+            row.append(pair_cell(train, test, scale, runs=len(g.runs)))
             for split, st in (("train", train), ("test", test)):
                 record[f"{key}_{split}_mean"] = st.mean * scale if st else None
                 record[f"{key}_{split}_std"] = st.std * scale if st and st.std is not None else None
+                record[f"{key}_{split}_ci95"] = st.half_width * scale if st and st.half_width is not None else None
         rows.append(row)
         records.append(record)
-    notes = [f"Values are mean ± sample std over the n seeds of each row; train (test) as in Yao et al.; "
+    notes = [f"Values are mean ± half-width of the 95 % t interval over the n seeds of each row (n = 1: the value "
+             f"alone; [n=k]: a value measured on k of the row's seeds only); train (test) as in Yao et al.; "
              f"attack columns are white-box {ATTACK.upper()} (L∞, pixels); – = not measured."]
     if any(not g.reached_target for g in groups):
         notes.append(DAGGER_NOTE)
@@ -82,11 +84,17 @@ def yao_table(runs: Sequence[RunRecord]) -> Table:
                  records, notes)
 
 
-def pair_cell(train: Stat | None, test: Stat | None, scale: float = 1.0) -> str:
-    """``'train (test)'`` with ``–`` for a missing side; ``–`` when both are missing."""
+def pair_cell(train: Stat | None, test: Stat | None, scale: float = 1.0, *, runs: int | None = None) -> str:
+    """``'train (test)'`` with ``–`` for a missing side; ``–`` when both are missing. A side averaging fewer
+    values than the row's ``runs`` (an analysis run on some seeds only) says its own ``[n=…]``."""
     if train is None and test is None:
         return "–"
-    return f"{fmt_stat(train, scale=scale)} ({fmt_stat(test, scale=scale)})"
+    return f"{_side(train, scale, runs)} ({_side(test, scale, runs)})"
+
+
+def _side(st: Stat | None, scale: float, runs: int | None) -> str:
+    text = fmt_stat(st, scale=scale)
+    return text + (f" [n={st.n}]" if st is not None and runs is not None and st.n < runs else "")
 
 
 def runs_table(runs: Sequence[RunRecord]) -> Table:

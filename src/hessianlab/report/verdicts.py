@@ -1,9 +1,9 @@
 """Verdicts of claims, computed from stored results only.
 
-* ``spearman``: Spearman's ρ between ``x`` and ``y`` over the compared runs (every run is one point; seeds
-  are not averaged). The p-value is two-sided; for n ≤ 8 points it is exact (all n! pairings of the ranks),
-  because ``scipy.stats.spearmanr``'s t approximation is invalid for small n (at n = 3 any perfectly
-  monotone triple gets p = 0). For n > 8 it is ``spearmanr``'s.
+* ``spearman``: Spearman's ρ between ``x`` and ``y`` over the compared runs. Every run (one seed of one
+  setting) is one point: seeds are not averaged, so a study with 3 seeds at 5 batch sizes tests 15 points.
+  The two-sided p is a permutation p (:mod:`hessianlab.report.stats`, which says why): exact over all n!
+  pairings for n ≤ 8, Monte Carlo over 20,000 seeded pairings above.
 * ``less`` / ``greater``: Welch's two-sample t-test (two-sided p) between the ``y`` of the runs matching
   ``where_a`` and of those matching ``where_b``; the effect is ``mean_a - mean_b``. Each group needs ≥ 2 runs.
 * ``bound``: no statistics; ``supported`` when every compared run's ``y`` lies in ``[min, max]``,
@@ -14,11 +14,13 @@
 Verdict: ``supported`` when the effect has the expected sign, p ≤ alpha and (spearman) |ρ| ≥ min_rho;
 ``contradicted`` when the same holds with the opposite sign; ``inconclusive`` otherwise, with the reason
 (fewer than 3 points, a constant variable, p > alpha, |ρ| < min_rho, ...).
+
+Spearman and group verdicts also carry an :class:`~hessianlab.report.effects.Effect` in the claim's units with
+its 95 % bootstrap interval; an inconclusive one adds the minimum detectable effect (:mod:`~.power`).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
@@ -28,10 +30,20 @@ from scipy import stats
 
 from hessianlab.report import metrics as M
 from hessianlab.report.claims import Claim, matches
+from hessianlab.report.effects import Effect, group_effect, trend_effect
 from hessianlab.report.runs import RunRecord
+from hessianlab.report.stats import trend_test
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, REPORTED = "supported", "contradicted", "inconclusive", "reported"
-EXACT_MAX_N = 8
+VERDICT_RULE = (
+    "Verdict rule: supported = effect in the expected direction with p ≤ alpha (and |ρ| ≥ min_rho for Spearman); "
+    "contradicted = the same in the opposite direction; inconclusive otherwise (the reason is given). Trend "
+    "claims test every seed-level run as one point (Spearman's ρ, two-sided permutation p: exact for n ≤ 8, "
+    "20,000 seeded pairings above); group claims use Welch's t-test. Effects are in the claim's units "
+    "(accuracy in percentage points) with a 95 % pooled-residual bootstrap interval; an inconclusive verdict "
+    "states the smallest effect the design detects with 80 % power at its n and alpha (MDE, from the observed "
+    "seed noise). A bound claim is supported when every run's value lies within its bounds and contradicted "
+    "otherwise; a describe claim is only reported.")
 
 if TYPE_CHECKING:
     from hessianlab.report.tables import Table
@@ -52,6 +64,7 @@ class Verdict:
         compared: run ids compared (for less/greater: group A then group B).
         excluded: ``{run_id: why}`` for runs matching ``where`` that were left out.
         details: extra numbers (group means, the p-value method).
+        effect: the effect in the claim's units with its interval (and MDE when inconclusive), or ``None``.
     """
 
     claim: Claim
@@ -63,6 +76,7 @@ class Verdict:
     compared: list[str]
     excluded: dict[str, str] = field(default_factory=dict)
     details: dict[str, object] = field(default_factory=dict)
+    effect: Effect | None = None
 
 
 def evaluate(claim: Claim, runs: Sequence[RunRecord]) -> Verdict:
@@ -113,24 +127,14 @@ def _spearman(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str])
         which = claim.x if np.ptp(x) == 0 else claim.y
         return Verdict(verdict=INCONCLUSIVE, reason=f"{which} is constant over the compared runs",
                        statistic=None, p_value=None, **base)
-    rho = float(stats.spearmanr(x, y).statistic)
-    if n <= EXACT_MAX_N:
-        p, method = _exact_spearman_p(x, y, rho), f"exact over {math.factorial(n)} pairings"
-    else:
-        p, method = float(stats.spearmanr(x, y).pvalue), "scipy.stats.spearmanr (t approximation)"
+    test = trend_test(x, y)
     sign = 1.0 if claim.expect == "increasing" else -1.0
-    verdict, reason = _decide(sign * rho, p, claim.alpha, abs(rho), claim.min_rho, f"ρ = {rho:.3g}")
-    return Verdict(verdict=verdict, reason=reason, statistic=rho, p_value=p, details={"p_method": method}, **base)
-
-
-def _exact_spearman_p(x: np.ndarray, y: np.ndarray, rho: float) -> float:
-    """Two-sided exact p: the fraction of the n! pairings of y's ranks with |ρ| ≥ |observed ρ|."""
-    rx, ry = stats.rankdata(x), stats.rankdata(y)
-    rx = (rx - rx.mean()) / np.linalg.norm(rx - rx.mean())
-    perms = np.array(list(itertools.permutations(ry)))
-    perms = perms - perms.mean(axis=1, keepdims=True)
-    rhos = perms @ rx / np.linalg.norm(perms, axis=1)
-    return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
+    verdict, reason = _decide(sign * test.rho, test.p_value, claim.alpha, abs(test.rho), claim.min_rho,
+                              f"ρ = {test.rho:.3g}")
+    effect = trend_effect(claim.y, claim.x or "x", x, y, alpha=claim.alpha, min_rho=claim.min_rho,
+                          with_mde=verdict == INCONCLUSIVE)
+    return Verdict(verdict=verdict, reason=reason, statistic=test.rho, p_value=test.p_value,
+                   details={"p_method": test.method}, effect=effect, **base)
 
 
 def _groups(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str]) -> Verdict:
@@ -155,7 +159,9 @@ def _groups(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str]) -
                        statistic=diff, p_value=None, details=details, **base)
     sign = -1.0 if claim.test == "less" else 1.0
     verdict, reason = _decide(sign * diff, p, claim.alpha, None, None, f"mean A - mean B = {diff:.4g}")
-    return Verdict(verdict=verdict, reason=reason, statistic=diff, p_value=p, details=details, **base)
+    effect = group_effect(claim.y, ya, yb, alpha=claim.alpha, with_mde=verdict == INCONCLUSIVE)
+    return Verdict(verdict=verdict, reason=reason, statistic=diff, p_value=p, details=details, effect=effect,
+                   **base)
 
 
 def _values(claim: Claim, runs: Sequence[RunRecord], excluded: dict[str, str]) -> Verdict:
@@ -199,20 +205,37 @@ def verdict_table(verdicts: Sequence[Verdict]) -> Table:
     """The verdicts as a report table (one row per claim; CSV records carry the raw numbers)."""
     from hessianlab.report.tables import Table
 
-    columns = ["claim", "statement", "test", "verdict", "statistic", "p", "n", "reason"]
+    columns = ["claim", "statement", "test", "verdict", "statistic", "p", "effect [95 % CI]", "n", "power (MDE)",
+               "reason"]
     rows, records = [], []
     for v in verdicts:
-        c = v.claim
-        test = _test_text(c)
+        c, e = v.claim, v.effect
         stat = ("–" if v.statistic is None else f"ρ = {v.statistic:.3g}" if c.test == "spearman"
                 else f"Δ = {v.statistic:.4g}" if c.test in ("less", "greater") else f"{v.statistic:.4g}")
-        rows.append([c.id, c.statement, test, v.verdict, stat, "–" if v.p_value is None else f"{v.p_value:.3g}",
-                     str(v.n), v.reason])
+        rows.append([c.id, c.statement, _test_text(c), v.verdict, stat,
+                     "–" if v.p_value is None else f"{v.p_value:.3g}", effect_cell(v), str(v.n),
+                     (e.mde_text() or "–") if e else "–", v.reason])
         records.append({"claim": c.id, "statement": c.statement, "test": c.test, "x": c.x, "y": c.y,
                         "expect": c.expect, "verdict": v.verdict, "statistic": v.statistic, "p_value": v.p_value,
-                        "alpha": c.alpha, "n": v.n, "reason": v.reason, "compared": " ".join(v.compared),
+                        "p_method": v.details.get("p_method"), "alpha": c.alpha, "n": v.n,
+                        **effect_record(e), "reason": v.reason, "compared": " ".join(v.compared),
                         "excluded": " ".join(v.excluded)})
     return Table("claims", "Claims and verdicts", columns, rows, records)
+
+
+def effect_cell(v: Verdict) -> str:
+    """``'change from config.batch_size = 16 to 512: -3.2 pp [-5.1, -1.0]'``, or ``'–'`` without an effect."""
+    return "–" if v.effect is None else f"{v.effect.what}: {v.effect.text()}"
+
+
+def effect_record(e: Effect | None) -> dict[str, object]:
+    """The effect's raw numbers for CSV / JSON (display scale and unit included; ``None`` when absent)."""
+    iv = e.interval if e else None
+    return {"effect": e.value if e else None, "effect_what": e.what if e else None,
+            "effect_low": iv.low if iv else None, "effect_high": iv.high if iv else None,
+            "effect_scale": e.scale if e else None, "effect_unit": e.unit if e else None,
+            "mde": e.mde if e and e.mde is not None and math.isfinite(e.mde) else None,
+            "mde_note": e.mde_text() if e else None}
 
 
 def _test_text(c: Claim) -> str:
