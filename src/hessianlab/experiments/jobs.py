@@ -3,7 +3,8 @@
 Jobs never raise: a failure becomes a returned outcome (and, for training, ``status.json`` = ``failed``
 with the error message), so one bad run never stops a sweep. Workers split the machine's cores
 (:func:`init_worker`) and exit when the runner dies (``kill -9`` included), so a rerun never races an
-orphan.
+orphan. A job holds its run folder's lock (:mod:`hessianlab.experiments.lock`); a run another process holds
+is skipped (train status ``busy``, analyses ``skipped: busy ...``), not done twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
+from hessianlab.experiments.lock import RunBusy, run_lock
 from hessianlab.experiments.store import RunDir
 from hessianlab.training.config import TrainConfig
 
@@ -55,9 +57,12 @@ def train_job(name: str, config: dict[str, Any], folder: str, device: str | None
     try:
         cfg = TrainConfig.from_dict(config)
         train_data, test_data = load_splits(cfg)
-        run = RunDir.create(Path(folder), cfg, meta_to_dict(train_data.meta))
-        result = train(cfg, run, train_data, test_data, resume=True, device=device)
+        with run_lock(Path(folder)):
+            run = RunDir.create(Path(folder), cfg, meta_to_dict(train_data.meta))
+            result = train(cfg, run, train_data, test_data, resume=True, device=device)
         return {"name": name, "stage": "train", "status": result.status, "reason": result.reason}
+    except RunBusy as exc:
+        return {"name": name, "stage": "train", "status": "busy", "reason": f"{exc}"}
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, the sweep goes on
         message = f"{type(exc).__name__}: {exc}"
         log.warning("run %s failed: %s", name, message)
@@ -70,6 +75,15 @@ def analysis_job(name: str, folder: str, todo: list[tuple[str, str, dict[str, An
                  context: AnalysisContext) -> dict[str, Any]:
     """Run the analyses ``[(id, kind, params)]`` on the run in ``folder``; returns ``{name, stage, analyses}``
     where ``analyses[id]`` is ``"done"`` or ``"failed: <error>"``."""
+    try:
+        with run_lock(Path(folder)):
+            return _analyse(name, folder, todo, context)
+    except RunBusy as exc:
+        return {"name": name, "stage": "analyse", "analyses": {aid: f"skipped: busy ({exc})" for aid, _, _ in todo}}
+
+
+def _analyse(name: str, folder: str, todo: list[tuple[str, str, dict[str, Any]]],
+             context: AnalysisContext) -> dict[str, Any]:
     outcomes: dict[str, str] = {}
     try:
         run = RunDir.open(Path(folder))

@@ -11,13 +11,16 @@ Layout of a run directory::
     results.json    {kind: {key: payload}} written by analyses (eigs, attacks, ...)
 
 Every file is written atomically; checkpoints hold only tensors and plain containers and are loaded with
-``weights_only=True``. The catalog (``<parent>/catalog.sqlite``) indexes runs and results; it can be rebuilt
+``weights_only=True``. A JSONL file whose last line is cut (a crash mid-write, a copy cut short) is read
+without that line, with a one-line warning; any other corrupt line is a :class:`StoreError`
+(:mod:`hessianlab.experiments.health` checks and repairs folders). The catalog (``<parent>/catalog.sqlite``) indexes runs and results; it can be rebuilt
 from the directories with :func:`reindex`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -33,6 +36,42 @@ CONFIG, STATUS, METRICS, CHECKPOINT, MODEL, RESULTS = (
     "config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "results.json",
 )
 DECISIONS = "decisions.jsonl"
+log = logging.getLogger(__name__)
+
+
+def jsonl_text(records: Iterable[dict[str, Any]]) -> str:
+    """The exact text of a JSONL file holding ``records`` (one sorted-key object per line)."""
+    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+
+
+def read_jsonl(file: Path) -> list[dict[str, Any]]:
+    """The records of the JSONL ``file`` (``[]`` when it does not exist).
+
+    A last line without its newline that does not parse is a write cut short: it is dropped, with a warning.
+    Any other line that does not parse is a :class:`StoreError` naming the file, the line and the fix.
+    """
+    file = Path(file)
+    if not file.exists():
+        return []
+    try:
+        text = file.read_text()
+    except UnicodeDecodeError:
+        raise StoreError(f"{file}: not text; repair it with `hessianlab runs {file.parent.parent} --repair`") from None
+    lines = text.split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # the last line, without a newline: cut mid-write
+                log.warning("%s: dropped a truncated last line (a write cut short); "
+                            "`hessianlab runs %s --repair` rewrites the file", file, file.parent.parent)
+                break
+            raise StoreError(f"{file}: line {number} is corrupt; repair it with "
+                             f"`hessianlab runs {file.parent.parent} --repair`") from None
+    return records
 
 
 class RunDir:
@@ -115,25 +154,19 @@ class RunDir:
 
     def write_metrics(self, history: Iterable[dict[str, Any]]) -> None:
         """Atomically replace ``metrics.jsonl`` with ``history`` (one object per epoch)."""
-        atomic.write_text(self.path / METRICS, "".join(json.dumps(m, sort_keys=True) + "\n" for m in history))
+        atomic.write_text(self.path / METRICS, jsonl_text(history))
 
     def metrics(self) -> list[dict[str, Any]]:
-        """Per-epoch metrics recorded so far."""
-        file = self.path / METRICS
-        if not file.exists():
-            return []
-        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        """Per-epoch metrics recorded so far (see :func:`read_jsonl` for a damaged file)."""
+        return read_jsonl(self.path / METRICS)
 
     def write_decisions(self, records: Iterable[dict[str, Any]]) -> None:
         """Atomically replace ``decisions.jsonl`` with ``records`` (one object per eigenvalue check)."""
-        atomic.write_text(self.path / DECISIONS, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+        atomic.write_text(self.path / DECISIONS, jsonl_text(records))
 
     def decisions(self) -> list[dict[str, Any]]:
         """Adaptive-batch decision records so far (empty for runs without an adaptive batch schedule)."""
-        file = self.path / DECISIONS
-        if not file.exists():
-            return []
-        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        return read_jsonl(self.path / DECISIONS)
 
     # --- tensors ------------------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
