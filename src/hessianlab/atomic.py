@@ -60,7 +60,7 @@ def _atomic(path: Path, write: Callable[[Any], None], mode: str) -> None:
     except BaseException as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename is None:  # a failed write(): name the file it was for
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # name the file it was for, not the temp
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 

@@ -79,8 +79,8 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)  # other libraries: warnings
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if args.data_dir is not None:
         os.environ["HESSIANLAB_DATA"] = args.data_dir
     if args.threads is not None:

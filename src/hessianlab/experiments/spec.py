@@ -119,7 +119,10 @@ def load_spec(path: str | Path, preset: str | None = None) -> Spec:
         raise ConfigError(f"{path}: not a text file; pass a YAML spec such as experiments/example-batch-sweep.yaml") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    return parse_spec(data, preset)
+    try:
+        return parse_spec(data, preset)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def parse_spec(data: Any, preset: str | None = None) -> Spec:
