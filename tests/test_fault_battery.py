@@ -178,8 +178,7 @@ CASES = [
     Case("runs-on-a-file", ["runs", "runs/a/config.json"], "not a folder"),
     Case("runs-random-catalog", ["runs", "runs"], "--repair",
          setup=lambda d: _write(d, "runs/catalog.sqlite", os.urandom(5000))),
-    Case("reindex-random-catalog", ["runs", "runs", "--reindex"], "--repair",
-         setup=lambda d: _write(d, "runs/catalog.sqlite", os.urandom(5000))),
+    Case("check-missing-folder", ["runs", "nowhere", "--check"], "does not exist"),
     Case("runs-truncated-catalog", ["runs", "runs"], "--repair",
          setup=lambda d: _write(d, "runs/catalog.sqlite", (d / "runs" / "catalog.sqlite").read_bytes()[:8192])),
     Case("simulate-json-into-folder", ["simulate-time", "--paper-table3", "--json", "runs"], "is a folder"),
@@ -362,3 +361,24 @@ def test_read_only_file_system_is_one_line(small_disk):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "read-only file system" in lines[0]
+
+
+def test_sweep_on_a_full_disk_stops_with_one_line_and_completes_after(small_disk, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.replace("max_epochs: 1", "max_epochs: 2").replace("[64]", "[64, 128]"))
+    env = {**os.environ, "HESSIANLAB_DEVICE": "cpu"}
+
+    def sweep(out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hessianlab", "--threads", "1", "run", str(spec), "--out",
+                               str(out), "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+
+    proc = sweep(small_disk / "sweep")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "no space left" in lines[0], proc.stderr
+    subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
+    assert sweep(small_disk / "sweep").returncode == 0
+    assert sweep(tmp_path / "ref").returncode == 0
+    for ref in sorted((tmp_path / "ref" / "runs").glob("*/model.pt")):
+        mine = small_disk / "sweep" / "runs" / ref.parent.name / "model.pt"
+        a, b = torch.load(mine, weights_only=True), torch.load(ref, weights_only=True)
+        assert all(torch.equal(a[k], b[k]) for k in b)

@@ -196,3 +196,13 @@ def test_unrepairable_config_is_listed_and_left(sweep, tmp_path, capsys):
     assert main(["runs", str(out), "--repair"]) == 1
     text = capsys.readouterr().out
     assert "cannot repair" in text and "left" in text
+
+
+def test_reindex_rebuilds_a_corrupt_catalog_and_leaves_out_damaged_runs(sweep, tmp_path, capsys):
+    out, run = _copy(sweep, tmp_path)
+    _catalog_random(run)
+    other = sorted(p.parent for p in (out / "runs").glob("*/config.json"))[1]
+    (other / "config.json").write_text("{")
+    assert main(["runs", str(out / "runs"), "--reindex"]) == 0
+    table = capsys.readouterr().out
+    assert run.name in table and other.name not in table

@@ -160,7 +160,7 @@ def repair(root: Path, damage: list[Damage]) -> None:
     """Mend ``damage`` (from :func:`check` of ``root``): corrupt catalogs are set aside first, run folders
     repaired, then those catalogs rebuilt from the run folders."""
     rebuild = [d.path.parent for d in damage if d.action == "catalog"]
-    for catalog_root in rebuild:
+    for catalog_root in rebuild:  # runs repaired below write to a fresh catalog
         for name in CATALOG_FILES:
             (catalog_root / name).unlink(missing_ok=True)
     for d in damage:
@@ -205,9 +205,8 @@ def heal_sweep(runs_root: Path) -> None:
     """What ``hessianlab run`` mends on its own (each said in one warning): a corrupt catalog is rebuilt, and
     a finished run whose metrics are cut or shorter than its epoch count gets them back from its checkpoint."""
     runs_root = Path(runs_root)
-    if runs_root.is_dir() and (problem := Catalog(runs_root).check()) is not None:
-        log.warning("%s: corrupt catalog (%s); rebuilt from the run folders", runs_root / CATALOG_NAME, problem)
-        repair(runs_root, [Damage(runs_root / CATALOG_NAME, problem, "catalog", "rebuild")])
+    if runs_root.is_dir() and Catalog(runs_root).check() is not None:
+        reindex(runs_root)  # says so in one warning
     for folder in sorted(runs_root.glob(f"*/{CONFIG}")) if runs_root.is_dir() else []:
         _heal_finished(folder.parent)
 

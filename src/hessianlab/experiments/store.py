@@ -29,7 +29,7 @@ from torch import nn
 
 from hessianlab import __version__, atomic
 from hessianlab.errors import StoreError
-from hessianlab.experiments.catalog import Catalog
+from hessianlab.experiments.catalog import CATALOG_FILES, Catalog
 from hessianlab.training.config import TrainConfig
 
 CONFIG, STATUS, METRICS, CHECKPOINT, MODEL, RESULTS = (
@@ -229,14 +229,28 @@ class RunDir:
 
 
 def reindex(root: Path) -> int:
-    """Rebuild the catalog of ``root`` from the run directories below it; returns the number of runs."""
+    """Rebuild the catalog of ``root`` from the run directories below it; returns the number of runs.
+
+    A corrupt catalog is replaced (it is only an index); a damaged run folder is left out with a warning
+    (``hessianlab runs ROOT --check`` says what is wrong with it).
+    """
+    catalog = Catalog(Path(root))
+    if (problem := catalog.check()) is not None:
+        log.warning("%s: corrupt catalog (%s); rebuilt from the run folders", catalog.path, problem)
+        for name in CATALOG_FILES:
+            (Path(root) / name).unlink(missing_ok=True)
     count = 0
     for cfg in sorted(Path(root).rglob(CONFIG)):
-        run = RunDir(cfg.parent, root)
-        status = run.status if (run.path / STATUS).exists() else {"status": "created", "reason": "", "summary": {}}
+        try:
+            run = RunDir(cfg.parent, root)
+            status = run.status if (run.path / STATUS).exists() else {"status": "created", "reason": "", "summary": {}}
+            results = run.results
+        except StoreError as exc:
+            log.warning("%s: left out of the catalog (%s)", cfg.parent, exc)
+            continue
         run.catalog.upsert_run(run.run_id, run.config_hash, status["status"], run.config,
                                {"reason": status.get("reason", ""), **status.get("summary", {})})
-        for kind, entries in run.results.items():
+        for kind, entries in results.items():
             for key, payload in entries.items():
                 run.catalog.put_result(run.run_id, kind, key, payload)
         count += 1
