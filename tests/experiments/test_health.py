@@ -206,3 +206,15 @@ def test_reindex_rebuilds_a_corrupt_catalog_and_leaves_out_damaged_runs(sweep, t
     assert main(["runs", str(out / "runs"), "--reindex"]) == 0
     table = capsys.readouterr().out
     assert run.name in table and other.name not in table
+
+
+def test_check_and_repair_pass_over_a_run_in_use(sweep, tmp_path, caplog):
+    from hessianlab.experiments.lock import run_lock
+
+    out, run = _copy(sweep, tmp_path)
+    _cut_at_line(run)
+    with run_lock(run), caplog.at_level(logging.WARNING, logger="hessianlab"):
+        assert health.check(out) == []
+        health.repair(out, [health.Damage(run, "metrics.jsonl: cut", "logs", "rewrite")])
+    assert sum("in use by another process" in r.message for r in caplog.records) == 2
+    assert [d.action for d in health.check(out)] == ["logs"]  # untouched while in use; found once free

@@ -20,11 +20,15 @@ corrupt, missing or stale              status as the trainer writes them)
 =====================================  =================================================================
 
 :func:`check` lists the :class:`Damage` below a folder without changing anything; :func:`repair` mends it.
+Both hold each run folder's lock (:mod:`hessianlab.experiments.lock`) and pass over a run another process is
+training (one warning).
 :func:`heal_sweep` is the cheap subset ``hessianlab run`` applies on its own before it plans a sweep.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 from dataclasses import dataclass
@@ -34,6 +38,7 @@ from typing import Any
 from hessianlab import atomic
 from hessianlab.errors import StoreError
 from hessianlab.experiments.catalog import CATALOG_FILES, CATALOG_NAME, Catalog
+from hessianlab.experiments.lock import RunBusy, run_lock
 from hessianlab.experiments.store import (
     CHECKPOINT, CONFIG, DECISIONS, METRICS, MODEL, RESULTS, STATUS, RunDir, jsonl_text, reindex,
 )
@@ -152,7 +157,15 @@ def check(root: Path) -> list[Damage]:
              for r in catalog_roots(root) if (problem := Catalog(r).check()) is not None]
     bad_catalogs = {d.path.parent for d in found}
     for folder in run_folders(root):
-        found += check_run(folder, catalog_sound=folder.parent not in bad_catalogs)
+        try:
+            with run_lock(folder):  # a run another process trains is between writes: not checked now
+                found += check_run(folder, catalog_sound=folder.parent not in bad_catalogs)
+        except RunBusy:
+            log.warning("%s: in use by another process; not checked", folder)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            found += check_run(folder, catalog_sound=folder.parent not in bad_catalogs)  # read-only to us: no lock
     return found
 
 
@@ -164,8 +177,13 @@ def repair(root: Path, damage: list[Damage]) -> None:
         for name in CATALOG_FILES:
             (catalog_root / name).unlink(missing_ok=True)
     for d in damage:
-        if d.action != "catalog":
-            _repair_run(d)
+        try:
+            with run_lock(d.path) if d.action != "catalog" else contextlib.nullcontext():
+                if d.action != "catalog":
+                    _repair_run(d)
+        except RunBusy:
+            log.warning("%s: in use by another process; not repaired", d.path)
+            continue
         log.info("%s: %s -> %s", d.path, d.problem, d.repair)
     for catalog_root in rebuild:
         reindex(catalog_root)
