@@ -4,7 +4,7 @@ Each case runs in its own folder (a copy of two tiny trained runs) and must end 
 line on stderr, no traceback, no file changed outside the case's run folder, and, for the pickle and YAML-tag
 cases, no marker file (no code of the file ran). Each case's process is forked from a forkserver that has
 imported torch and the CLI once, and runs ``hessianlab.cli.main`` as ``python -m hessianlab`` does (an uncaught
-exception prints its traceback and exits 1); the cases run side by side in one module fixture, one per core.
+exception prints its traceback and exits 1).
 The disk-full cases at the end (ENOSPC and a read-only file system on a size-limited tmpfs the test mounts)
 run ``python -m hessianlab`` itself.
 """
@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -271,17 +270,11 @@ def base(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def outcomes(base, tmp_path_factory) -> dict[str, dict[str, object]]:
-    """Every case's outcome; the subprocesses run side by side, one per core."""
-    folders = {}
-    for case in CASES:
-        folders[case.id] = tmp_path_factory.mktemp(f"case-{case.id}")
-        shutil.copytree(base / "runs", folders[case.id] / "runs")
+def forkserver():
+    """A forkserver context that imports torch and the CLI once; each case's process is forked from it."""
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "hessianlab.cli", "hessianlab.commands._training", __name__])
-    with ThreadPoolExecutor(max(1, len(os.sched_getaffinity(0)))) as pool:
-        futures = {case.id: pool.submit(_run_case, case, folders[case.id], ctx) for case in CASES}
-        return {name: future.result() for name, future in futures.items()}
+    return ctx
 
 
 def test_battery_is_large():
@@ -290,8 +283,10 @@ def test_battery_is_large():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_fault_is_one_line_exit_2(case, outcomes):
-    out = outcomes[case.id]
+def test_fault_is_one_line_exit_2(case, base, forkserver, tmp_path):
+    folder = tmp_path / "case"
+    shutil.copytree(base / "runs", folder / "runs")
+    out = _run_case(case, folder, forkserver)
     lines = str(out["stderr"]).splitlines()
     assert out["code"] == 2, out["stderr"]
     assert len(lines) == 1, lines
