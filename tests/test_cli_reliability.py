@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +136,25 @@ def test_analysis_job_of_a_busy_run_is_skipped(tmp_path):
     with run_lock(tmp_path / "r"):
         outcome = jobs.analysis_job("r", str(tmp_path / "r"), [("eigs", "eigs", {})], None)
     assert outcome["analyses"]["eigs"].startswith("skipped: busy")
+
+
+def _add_results(folder: str, worker: int) -> None:
+    from hessianlab.experiments.store import RunDir
+
+    run = RunDir.open(Path(folder))
+    for i in range(15):
+        run.write_result("test", f"w{worker}/{i}", {"value": i})
+
+
+def test_concurrent_result_merges_lose_nothing(tmp_path):
+    out = tmp_path / "runs" / "r"
+    assert cli.main(["train", *TINY, "--out", str(out)]) == 0
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_add_results, args=(str(out), w)) for w in range(3)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+    assert [p.exitcode for p in workers] == [0, 0, 0]
+    stored = json.loads((out / "results.json").read_text())["test"]
+    assert sorted(stored) == sorted(f"w{w}/{i}" for w in range(3) for i in range(15))

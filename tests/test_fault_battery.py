@@ -277,6 +277,18 @@ def forkserver():
     return ctx
 
 
+def test_marker_payloads_run_under_unsafe_loaders(tmp_path, monkeypatch):
+    """The pickle and YAML payloads of the battery do run code when loaded unsafely, so their cases can fail."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    pickle.loads(_evil(tmp_path))
+    assert (tmp_path / "MARKER").exists()
+    (tmp_path / "MARKER").unlink()
+    yaml.unsafe_load("!!python/object/apply:os.system ['touch MARKER']\n")
+    assert (tmp_path / "MARKER").exists()
+
+
 def test_battery_is_large():
     assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)

@@ -4,7 +4,8 @@ The lock is ``fcntl.flock`` on ``RUN/.lock`` (the file holds the owner's pid, fo
 releases it when its process ends, ``kill -9`` included, so a stale lock file never blocks anyone. Taking
 it never waits: the second process is told at once (:class:`RunBusy`) and skips the run (a sweep; rerun it
 later to analyse that run) or stops with one line (``train``). Where the file system has no ``flock``, no
-lock is taken.
+lock is taken. :func:`merge_lock` (``RUN/.results.lock``) serialises the short merges into ``results.json``
+of analyses run by hand beside a sweep.
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ LOCK = ".lock"
 
 class RunBusy(StoreError):
     """Another process holds the run folder's lock."""
+
+
+@contextlib.contextmanager
+def merge_lock(file: Path) -> Iterator[None]:
+    """Hold ``flock`` on ``file`` (created if needed) for a short read-modify-write, waiting for other holders
+    (two processes adding results to one ``results.json`` never lose each other's)."""
+    fd = os.open(file, os.O_RDWR | os.O_CREAT, file_mode(file))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

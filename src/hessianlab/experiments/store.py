@@ -30,12 +30,14 @@ from torch import nn
 from hessianlab import __version__, atomic
 from hessianlab.errors import StoreError
 from hessianlab.experiments.catalog import CATALOG_FILES, Catalog
+from hessianlab.experiments.lock import merge_lock
 from hessianlab.training.config import TrainConfig
 
 CONFIG, STATUS, METRICS, CHECKPOINT, MODEL, RESULTS = (
     "config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "results.json",
 )
 DECISIONS = "decisions.jsonl"
+RESULTS_LOCK = ".results.lock"
 log = logging.getLogger(__name__)
 
 
@@ -221,10 +223,12 @@ class RunDir:
         return atomic.read_json(file) if file.exists() else {}
 
     def write_result(self, kind: str, key: str, payload: dict[str, Any]) -> None:
-        """Merge ``payload`` into ``results.json[kind][key]`` atomically, and index it in the catalog."""
-        results = self.results
-        results.setdefault(kind, {})[key] = payload
-        atomic.write_json(self.path / RESULTS, results)
+        """Merge ``payload`` into ``results.json[kind][key]`` atomically (other processes' merges wait), and
+        index it in the catalog."""
+        with merge_lock(self.path / RESULTS_LOCK):
+            results = self.results
+            results.setdefault(kind, {})[key] = payload
+            atomic.write_json(self.path / RESULTS, results)
         self.catalog.put_result(self.run_id, kind, key, payload)
 
 
