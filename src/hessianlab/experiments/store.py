@@ -46,6 +46,18 @@ def jsonl_text(records: Iterable[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
 
 
+def _read_run_json(file: Path) -> Any:
+    """A JSON file of a run folder; a corrupt one is a :class:`StoreError` with the run folder's fix."""
+    try:
+        return atomic.read_json(file)
+    except StoreError:
+        if not file.exists():
+            raise
+        fix = ("delete the run folder and rerun (its identity is lost)" if file.name == CONFIG else
+               f"repair it with `hessianlab runs {file.parent.parent} --repair`")
+        raise StoreError(f"{file}: corrupt JSON; {fix}") from None
+
+
 def read_jsonl(file: Path) -> list[dict[str, Any]]:
     """The records of the JSONL ``file`` (``[]`` when it does not exist).
 
@@ -82,7 +94,7 @@ class RunDir:
     def __init__(self, path: Path, catalog_root: Path | None = None) -> None:
         self.path = Path(path)
         self.catalog = Catalog(Path(catalog_root) if catalog_root is not None else self.path.resolve().parent)
-        self._meta: dict[str, Any] = atomic.read_json(self.path / CONFIG)
+        self._meta: dict[str, Any] = _read_run_json(self.path / CONFIG)
 
     # --- construction -------------------------------------------------------------------------------
     @classmethod
@@ -95,7 +107,7 @@ class RunDir:
         path = Path(path)
         cfg_file = path / CONFIG
         if cfg_file.exists():
-            existing = atomic.read_json(cfg_file)
+            existing = _read_run_json(cfg_file)
             if existing.get("config_hash") != config.config_hash():
                 raise StoreError(
                     f"{path} holds a run with another config (hash {existing.get('config_hash')} != "
@@ -145,7 +157,7 @@ class RunDir:
     # --- status and metrics -------------------------------------------------------------------------
     @property
     def status(self) -> dict[str, Any]:
-        return atomic.read_json(self.path / STATUS)
+        return _read_run_json(self.path / STATUS)
 
     def set_status(self, status: str, reason: str = "", summary: dict[str, Any] | None = None) -> None:
         """Record the run's status in ``status.json`` and the catalog."""
@@ -220,7 +232,7 @@ class RunDir:
     @property
     def results(self) -> dict[str, Any]:
         file = self.path / RESULTS
-        return atomic.read_json(file) if file.exists() else {}
+        return _read_run_json(file) if file.exists() else {}
 
     def write_result(self, kind: str, key: str, payload: dict[str, Any]) -> None:
         """Merge ``payload`` into ``results.json[kind][key]`` atomically (other processes' merges wait), and
