@@ -53,7 +53,8 @@ def test_ctrl_c_advice_is_true_per_command(command, advice, monkeypatch, capsys)
         return parser
 
     monkeypatch.setattr(cli, "build_parser", patched)
-    argv = {"train": ["train", "--out", "x"], "run": ["run", "s.yaml"], "reproduce": ["reproduce", "all", "--preset", "quick"],
+    argv = {"train": ["train", "--out", "x"], "run": ["run", "s.yaml"],
+            "reproduce": ["reproduce", "all", "--preset", "quick"],
             "compare-batch": ["compare-batch", "--out", "x"], "eigs": ["eigs", "r"], "attack": ["attack", "r"]}[command]
     assert cli.main(argv) == 130
     line = capsys.readouterr().err.strip()

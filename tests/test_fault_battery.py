@@ -37,7 +37,8 @@ TINY = ["--model", "mlp", "--dataset", "digits", "--batch-size", "64", "--lr", "
         "--max-epochs", "1", "--width", "0.25", "--quiet"]
 SHAPED = ["--model", "mlp", "--dataset", "synthetic:shape=3x8x8,classes=4", "--subset", "64", "--test-subset", "32",
           "--batch-size", "32", "--lr", "0.1", "--no-target", "--max-epochs", "1", "--width", "0.25", "--quiet"]
-SPEC = "name: t\nbase: {model: mlp, dataset: digits, max_epochs: 1, width: 0.25}\nsweep: {batch_size: [64]}\nanalyses: []\n"
+SPEC = ("name: t\nbase: {model: mlp, dataset: digits, max_epochs: 1, width: 0.25}\nsweep: {batch_size: [64]}\n"
+        "analyses: []\n")
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, _LINUX_CAPABILITY_VERSION_3 = 1, 2, 0x20080522
 
 

@@ -3,8 +3,9 @@
 The catalog is an index, not the source of truth: every fact in it is also in the run directories, so
 it can be rebuilt (:func:`hessianlab.experiments.store.reindex`). A corrupt file is a
 :class:`~hessianlab.errors.StoreError` naming it and the repair (``hessianlab runs ROOT --repair`` rebuilds
-it, and ``hessianlab run`` does so on its own); a full disk is an ``OSError`` (ENOSPC) naming it. It uses WAL mode and a busy timeout so several processes (a
-parallel sweep) can write concurrently; every write is one short transaction.
+it, and ``hessianlab run`` does so on its own); a full disk is an ``OSError`` (ENOSPC) naming it. It uses WAL
+mode and a busy timeout so several processes (a parallel sweep) can write concurrently; every write is one
+short transaction.
 
 Schema: ``runs(run_id, path, config_hash, status, config, summary, updated)`` where ``run_id`` is the run
 folder's path relative to the catalog root, ``config`` and ``summary`` are JSON; and

@@ -13,8 +13,8 @@ Layout of a run directory::
 Every file is written atomically; checkpoints hold only tensors and plain containers and are loaded with
 ``weights_only=True``. A JSONL file whose last line is cut (a crash mid-write, a copy cut short) is read
 without that line, with a one-line warning; any other corrupt line is a :class:`StoreError`
-(:mod:`hessianlab.experiments.health` checks and repairs folders). The catalog (``<parent>/catalog.sqlite``) indexes runs and results; it can be rebuilt
-from the directories with :func:`reindex`.
+(:mod:`hessianlab.experiments.health` checks and repairs folders). The catalog (``<parent>/catalog.sqlite``)
+indexes runs and results; it can be rebuilt from the directories with :func:`reindex`.
 """
 
 from __future__ import annotations
