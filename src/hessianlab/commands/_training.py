@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from hessianlab.distributed import current
 from hessianlab.distributed.rundir import open_run_for_rank
 from hessianlab.errors import StoreError
 from hessianlab.models._shapes import ANY_SHAPE_MODELS
+from hessianlab.experiments.lock import run_lock
 from hessianlab.experiments.store import RunDir
 from hessianlab.training.config import TrainConfig
 from hessianlab.training.factory import load_splits, meta_to_dict, model_from_config
@@ -99,18 +101,28 @@ def default_dataset() -> str:
 def run_training(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, label: str = "train",
                  device: str | torch.device | None = None) -> tuple[RunDir, TrainResult]:
     """Create (or reopen with ``resume``) the run folder ``out`` and train ``config`` there on ``device``
-    (see :mod:`hessianlab.device`)."""
+    (see :mod:`hessianlab.device`), holding the folder's lock (:mod:`hessianlab.experiments.lock`)."""
     train_data, test_data = load_splits(config)
     meta = meta_to_dict(train_data.meta)
     model_from_config(config, meta)  # a model that cannot take this data fails here, before any folder is made
     ctx = current()  # under torchrun rank 0 writes the folder and the other ranks only read it
+    with run_lock(out) if ctx.is_main else contextlib.nullcontext():
+        return _train_locked(config, out, resume=resume, quiet=quiet, label=label, device=device,
+                             data=(train_data, test_data), meta=meta)
+
+
+def _train_locked(config: TrainConfig, out: Path, *, resume: bool, quiet: bool, label: str,
+                  device: str | torch.device | None, data: tuple[Any, Any],
+                  meta: dict[str, Any]) -> tuple[RunDir, TrainResult]:
+    ctx = current()
     run = open_run_for_rank(out, config, meta, ctx)
-    if not resume and run.load_checkpoint() is not None:
+    ckpt = run.load_checkpoint()
+    if not resume and ckpt is not None:
         raise StoreError(f"{out} already holds a started run; pass --resume to continue it or choose another --out")
     bar = tqdm(total=config.max_epochs, desc=label, unit="epoch", disable=quiet or not ctx.is_main, leave=False,
                dynamic_ncols=True)
-    done = len(run.metrics()) if resume else 0
-    bar.update(done)
+    bar.update(ckpt["state"]["epoch"] if ckpt is not None else 0)
+    train_data, test_data = data
 
     def on_epoch(record: dict[str, Any]) -> None:
         bar.update(1)

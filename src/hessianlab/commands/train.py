@@ -10,6 +10,7 @@ from pathlib import Path
 from hessianlab.commands._training import add_config_arguments, config_from_args, run_training
 from hessianlab.device import add_device_argument, select_device
 from hessianlab.distributed import init_from_env, shutdown
+from hessianlab.errors import StoreError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.resume and not args.out.exists():
+        raise StoreError(f"--resume: {args.out} does not exist; drop --resume to start a new run there")
     config = config_from_args(args)
     device = select_device(args.device)  # under torchrun: cuda:LOCAL_RANK when CUDA is used
     ctx = init_from_env(device=device)  # under torchrun: join the process group (DDP); else a no-op

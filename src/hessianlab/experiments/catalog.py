@@ -1,8 +1,11 @@
 """A SQLite catalog over all runs below one root folder.
 
 The catalog is an index, not the source of truth: every fact in it is also in the run directories, so
-it can be rebuilt (:meth:`Catalog.reindex`). It uses WAL mode and a busy timeout so several processes (a
-parallel sweep) can write concurrently; every write is one short transaction.
+it can be rebuilt (:func:`hessianlab.experiments.store.reindex`). A corrupt file is a
+:class:`~hessianlab.errors.StoreError` naming it and the repair (``hessianlab runs ROOT --repair`` rebuilds
+it, and ``hessianlab run`` does so on its own); a full disk is an ``OSError`` (ENOSPC) naming it. It uses WAL
+mode and a busy timeout so several processes (a parallel sweep) can write concurrently; every write is one
+short transaction.
 
 Schema: ``runs(run_id, path, config_hash, status, config, summary, updated)`` where ``run_id`` is the run
 folder's path relative to the catalog root, ``config`` and ``summary`` are JSON; and
@@ -11,15 +14,20 @@ folder's path relative to the catalog root, ``config`` and ``summary`` are JSON;
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+from hessianlab.errors import StoreError
+
 T = TypeVar("T")
 
 CATALOG_NAME = "catalog.sqlite"
+CATALOG_FILES = (CATALOG_NAME, f"{CATALOG_NAME}-wal", f"{CATALOG_NAME}-shm")  # the database and its WAL files
 STATUSES = ("created", "running", "finished", "diverged", "failed")
 
 _SCHEMA = """
@@ -80,11 +88,40 @@ class Catalog:
         self.root = Path(root)
         self.path = self.root / CATALOG_NAME
 
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite's errors as the user's faults they are: disk full (ENOSPC) or a corrupt catalog."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            message = str(exc).lower()
+            if "full" in message:
+                raise OSError(errno.ENOSPC, str(exc), str(self.path)) from exc
+            if "locked" in message or "busy" in message:
+                raise
+            raise StoreError(f"{self.path}: corrupt catalog ({exc}); rebuild it from the run folders with "
+                             f"`hessianlab runs {self.root} --repair`") from exc
+
+    def check(self) -> str | None:
+        """``None`` when the catalog is missing or sound, else what is wrong with it."""
+        if not self.path.exists():
+            return None
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60.0)) as conn:
+                rows = conn.execute("PRAGMA quick_check").fetchall()
+                conn.execute("SELECT count(*) FROM runs").fetchone()
+                conn.execute("SELECT count(*) FROM results").fetchone()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        return "; ".join(problems[:3]) or None
+
     def _connect(self) -> sqlite3.Connection:
         self.root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         try:
-            _retry_locked(lambda: _setup(conn))
+            with self._guard():
+                _retry_locked(lambda: _setup(conn))
         except BaseException:
             conn.close()
             raise
@@ -100,7 +137,8 @@ class Catalog:
             finally:
                 conn.close()
 
-        _retry_locked(once)
+        with self._guard():
+            _retry_locked(once)
 
     def upsert_run(self, run_id: str, config_hash: str, status: str, config: dict[str, Any],
                    summary: dict[str, Any] | None = None) -> None:
@@ -136,10 +174,11 @@ class Catalog:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         conn = self._connect()
         try:
-            rows = conn.execute(
-                f"SELECT run_id, config_hash, status, config, summary, updated FROM runs{where} ORDER BY run_id",
-                params,
-            ).fetchall()
+            with self._guard():
+                rows = conn.execute(
+                    f"SELECT run_id, config_hash, status, config, summary, updated FROM runs{where} ORDER BY run_id",
+                    params,
+                ).fetchall()
         finally:
             conn.close()
         return [
@@ -160,9 +199,10 @@ class Catalog:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         conn = self._connect()
         try:
-            rows = conn.execute(
-                f"SELECT run_id, kind, key, payload FROM results{where} ORDER BY run_id, kind, key", params
-            ).fetchall()
+            with self._guard():
+                rows = conn.execute(
+                    f"SELECT run_id, kind, key, payload FROM results{where} ORDER BY run_id, kind, key", params
+                ).fetchall()
         finally:
             conn.close()
         return iter({"run_id": r[0], "kind": r[1], "key": r[2], "payload": json.loads(r[3])} for r in rows)

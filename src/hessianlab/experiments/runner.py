@@ -10,7 +10,9 @@ Output folder ``DIR`` (default ``runs/<spec output>/<preset>``)::
 Idempotent and restartable: a run is trained unless its folder (or a catalog entry with the same config
 hash) says finished or diverged; an interrupted run resumes from its checkpoint; an analysis runs when one
 of its result keys is missing. Everything is written atomically, so after a ``kill -9`` at any moment the
-same call completes the sweep without redoing finished work. Up to ``workers`` runs go in parallel in
+same call completes the sweep without redoing finished work; a corrupt catalog or the cut metrics of a finished
+run are mended first (:func:`hessianlab.experiments.health.heal_sweep`), and a run another process holds is
+skipped (status ``busy``; :mod:`hessianlab.experiments.lock`). Up to ``workers`` runs go in parallel in
 spawned processes with ``cores // workers`` torch threads each, all on the one ``device`` (several workers
 share a GPU). Failures are recorded, never raised:
 a failed run gets status ``failed``; diverged and failed runs skip their analyses.
@@ -36,6 +38,7 @@ from hessianlab.experiments import jobs
 from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
 from hessianlab.experiments.catalog import Catalog
 from hessianlab.experiments.grid import RunPlan, training_order
+from hessianlab.experiments.health import heal_sweep
 from hessianlab.experiments.pool import Pool
 from hessianlab.experiments.spec import Spec
 from hessianlab.experiments.store import RunDir
@@ -83,6 +86,7 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
     out = Path(out) if out is not None else spec.default_out()
     runs_root = out / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
+    heal_sweep(runs_root)  # a corrupt catalog, cut metrics of a finished run: mended, each said in one line
     plans, folders = _locate(spec.expand(), runs_root)
     planned = sorted(str(folders[p.name].resolve().relative_to(out.resolve())) for p in plans)
     atomic.write_json(out / "spec.json", {**spec.to_dict(), "planned_runs": planned})

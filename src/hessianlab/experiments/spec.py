@@ -115,9 +115,14 @@ def load_spec(path: str | Path, preset: str | None = None) -> Spec:
         data = yaml.load(path.read_text(), Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError(f"{path}: spec file not found; pass a YAML spec such as experiments/example-batch-sweep.yaml") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; pass a YAML spec such as experiments/example-batch-sweep.yaml") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
-    return parse_spec(data, preset)
+    try:
+        return parse_spec(data, preset)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def parse_spec(data: Any, preset: str | None = None) -> Spec:

@@ -11,13 +11,16 @@ Layout of a run directory::
     results.json    {kind: {key: payload}} written by analyses (eigs, attacks, ...)
 
 Every file is written atomically; checkpoints hold only tensors and plain containers and are loaded with
-``weights_only=True``. The catalog (``<parent>/catalog.sqlite``) indexes runs and results; it can be rebuilt
-from the directories with :func:`reindex`.
+``weights_only=True``. A JSONL file whose last line is cut (a crash mid-write, a copy cut short) is read
+without that line, with a one-line warning; any other corrupt line is a :class:`StoreError`
+(:mod:`hessianlab.experiments.health` checks and repairs folders). The catalog (``<parent>/catalog.sqlite``)
+indexes runs and results; it can be rebuilt from the directories with :func:`reindex`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -26,13 +29,58 @@ from torch import nn
 
 from hessianlab import __version__, atomic
 from hessianlab.errors import StoreError
-from hessianlab.experiments.catalog import Catalog
+from hessianlab.experiments.catalog import CATALOG_FILES, Catalog
+from hessianlab.experiments.lock import merge_lock
 from hessianlab.training.config import TrainConfig
 
 CONFIG, STATUS, METRICS, CHECKPOINT, MODEL, RESULTS = (
     "config.json", "status.json", "metrics.jsonl", "checkpoint.pt", "model.pt", "results.json",
 )
 DECISIONS = "decisions.jsonl"
+RESULTS_LOCK = ".results.lock"
+log = logging.getLogger(__name__)
+
+
+def _read_run_json(file: Path) -> Any:
+    """A JSON file of a run folder; a corrupt one is a :class:`StoreError` with the run folder's fix."""
+    try:
+        return atomic.read_json(file)
+    except StoreError:
+        if not file.exists():
+            raise
+        fix = ("delete the run folder and rerun (its identity is lost)" if file.name == CONFIG else
+               f"repair it with `hessianlab runs {file.parent.parent} --repair`")
+        raise StoreError(f"{file}: corrupt JSON; {fix}") from None
+
+
+def read_jsonl(file: Path) -> list[dict[str, Any]]:
+    """The records of the JSONL ``file`` (``[]`` when it does not exist).
+
+    A last line without its newline that does not parse is a write cut short: it is dropped, with a warning.
+    Any other line that does not parse is a :class:`StoreError` naming the file, the line and the fix.
+    """
+    file = Path(file)
+    if not file.exists():
+        return []
+    try:
+        text = file.read_text()
+    except UnicodeDecodeError:
+        raise StoreError(f"{file}: not text; repair it with `hessianlab runs {file.parent.parent} --repair`") from None
+    lines = text.split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # the last line, without a newline: cut mid-write
+                log.warning("%s: dropped a truncated last line (a write cut short); "
+                            "`hessianlab runs %s --repair` rewrites the file", file, file.parent.parent)
+                break
+            raise StoreError(f"{file}: line {number} is corrupt; repair it with "
+                             f"`hessianlab runs {file.parent.parent} --repair`") from None
+    return records
 
 
 class RunDir:
@@ -41,7 +89,7 @@ class RunDir:
     def __init__(self, path: Path, catalog_root: Path | None = None) -> None:
         self.path = Path(path)
         self.catalog = Catalog(Path(catalog_root) if catalog_root is not None else self.path.resolve().parent)
-        self._meta: dict[str, Any] = atomic.read_json(self.path / CONFIG)
+        self._meta: dict[str, Any] = _read_run_json(self.path / CONFIG)
 
     # --- construction -------------------------------------------------------------------------------
     @classmethod
@@ -54,7 +102,7 @@ class RunDir:
         path = Path(path)
         cfg_file = path / CONFIG
         if cfg_file.exists():
-            existing = atomic.read_json(cfg_file)
+            existing = _read_run_json(cfg_file)
             if existing.get("config_hash") != config.config_hash():
                 raise StoreError(
                     f"{path} holds a run with another config (hash {existing.get('config_hash')} != "
@@ -104,7 +152,7 @@ class RunDir:
     # --- status and metrics -------------------------------------------------------------------------
     @property
     def status(self) -> dict[str, Any]:
-        return atomic.read_json(self.path / STATUS)
+        return _read_run_json(self.path / STATUS)
 
     def set_status(self, status: str, reason: str = "", summary: dict[str, Any] | None = None) -> None:
         """Record the run's status in ``status.json`` and the catalog."""
@@ -115,14 +163,11 @@ class RunDir:
 
     def write_metrics(self, history: Iterable[dict[str, Any]]) -> None:
         """Atomically replace ``metrics.jsonl`` with ``history`` (one object per epoch)."""
-        atomic.write_text(self.path / METRICS, "".join(json.dumps(m, sort_keys=True) + "\n" for m in history))
+        atomic.write_jsonl(self.path / METRICS, history)
 
     def metrics(self) -> list[dict[str, Any]]:
-        """Per-epoch metrics recorded so far."""
-        file = self.path / METRICS
-        if not file.exists():
-            return []
-        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        """Per-epoch metrics recorded so far (see :func:`read_jsonl` for a damaged file)."""
+        return read_jsonl(self.path / METRICS)
 
     def write_decisions(self, records: Iterable[dict[str, Any]]) -> None:
         """Atomically replace ``decisions.jsonl`` with ``records`` (one object per eigenvalue check)."""
@@ -130,10 +175,7 @@ class RunDir:
 
     def decisions(self) -> list[dict[str, Any]]:
         """Adaptive-batch decision records so far (empty for runs without an adaptive batch schedule)."""
-        file = self.path / DECISIONS
-        if not file.exists():
-            return []
-        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        return read_jsonl(self.path / DECISIONS)
 
     # --- tensors ------------------------------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
@@ -185,25 +227,41 @@ class RunDir:
     @property
     def results(self) -> dict[str, Any]:
         file = self.path / RESULTS
-        return atomic.read_json(file) if file.exists() else {}
+        return _read_run_json(file) if file.exists() else {}
 
     def write_result(self, kind: str, key: str, payload: dict[str, Any]) -> None:
-        """Merge ``payload`` into ``results.json[kind][key]`` atomically, and index it in the catalog."""
-        results = self.results
-        results.setdefault(kind, {})[key] = payload
-        atomic.write_json(self.path / RESULTS, results)
+        """Merge ``payload`` into ``results.json[kind][key]`` atomically (other processes' merges wait), and
+        index it in the catalog."""
+        with merge_lock(self.path / RESULTS_LOCK):
+            results = self.results
+            results.setdefault(kind, {})[key] = payload
+            atomic.write_json(self.path / RESULTS, results)
         self.catalog.put_result(self.run_id, kind, key, payload)
 
 
 def reindex(root: Path) -> int:
-    """Rebuild the catalog of ``root`` from the run directories below it; returns the number of runs."""
+    """Rebuild the catalog of ``root`` from the run directories below it; returns the number of runs.
+
+    A corrupt catalog is replaced (it is only an index); a damaged run folder is left out with a warning
+    (``hessianlab runs ROOT --check`` says what is wrong with it).
+    """
+    catalog = Catalog(Path(root))
+    if (problem := catalog.check()) is not None:
+        log.warning("%s: corrupt catalog (%s); rebuilt from the run folders", catalog.path, problem)
+        for name in CATALOG_FILES:
+            (Path(root) / name).unlink(missing_ok=True)
     count = 0
     for cfg in sorted(Path(root).rglob(CONFIG)):
-        run = RunDir(cfg.parent, root)
-        status = run.status if (run.path / STATUS).exists() else {"status": "created", "reason": "", "summary": {}}
+        try:
+            run = RunDir(cfg.parent, root)
+            status = run.status if (run.path / STATUS).exists() else {"status": "created", "reason": "", "summary": {}}
+            results = run.results
+        except StoreError as exc:
+            log.warning("%s: left out of the catalog (%s)", cfg.parent, exc)
+            continue
         run.catalog.upsert_run(run.run_id, run.config_hash, status["status"], run.config,
                                {"reason": status.get("reason", ""), **status.get("summary", {})})
-        for kind, entries in run.results.items():
+        for kind, entries in results.items():
             for key, payload in entries.items():
                 run.catalog.put_result(run.run_id, kind, key, payload)
         count += 1

@@ -14,12 +14,11 @@ drawn; the caption names what was left out.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
 from matplotlib.ticker import MaxNLocator
 
-from hessianlab.experiments.store import DECISIONS
+from hessianlab.experiments.store import DECISIONS, read_jsonl
 from hessianlab.report.absa import GROWING, STRATEGIES, is_large_batch_study, setting_axes, strategy, table_batch
 from hessianlab.report.aggregate import Group, group_runs
 from hessianlab.report.figures import ReportFigure, finish_axes, new_figure
@@ -56,10 +55,7 @@ def _left_out(left: list[str]) -> str:
 
 def decisions(run: RunRecord) -> list[dict[str, Any]]:
     """The run's adaptive-batch decision records (empty without ``decisions.jsonl``)."""
-    file = run.path / DECISIONS
-    if not file.is_file():
-        return []
-    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    return read_jsonl(run.path / DECISIONS)
 
 
 def epoch_steps(run: RunRecord, name: str) -> tuple[list[float], list[float]]:

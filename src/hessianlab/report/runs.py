@@ -3,11 +3,13 @@
 A root is a catalog root (run folders below it, ``catalog.sqlite`` beside them) or a sweep folder holding
 ``runs/`` and ``spec.json``. Runs are found by their ``config.json`` anywhere below the root, so the report
 reads the run directories themselves (the source of truth) and never needs the catalog. Folders whose name
-starts with ``.`` (temporary report folders) and the report's own output folder are skipped.
+starts with ``.`` (temporary report folders) and the report's own output folder are skipped, and so is a
+damaged run folder, named in a one-line warning (``hessianlab runs ROOT --repair`` mends it).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +17,10 @@ from typing import Any
 
 from hessianlab import atomic
 from hessianlab.errors import StoreError
-from hessianlab.experiments.store import CONFIG, STATUS, RunDir
+from hessianlab.experiments.store import CONFIG, METRICS, STATUS, RunDir
 
 SPEC = "spec.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,11 @@ def load_runs(root: Path, *, exclude: Path | None = None) -> list[RunRecord]:
             continue
         if skip is not None and cfg.resolve().is_relative_to(skip):
             continue
-        records.append(_record(cfg.parent, root))
+        try:
+            records.append(_record(cfg.parent, root))
+        except StoreError as exc:
+            log.warning("report: skipping damaged run %s (%s); `hessianlab runs %s --repair` mends it",
+                        rel, exc, root)
     records.sort(key=lambda r: natural_key(r.run_id))
     if not records:
         raise StoreError(f"{root}: no runs found (no {CONFIG} below it); pass a catalog root or a sweep folder")
@@ -96,5 +103,8 @@ def _record(path: Path, root: Path) -> RunRecord:
     run = RunDir(path, root)
     status = atomic.read_json(path / STATUS) if (path / STATUS).is_file() else {"status": "created"}
     run_id = str(path.relative_to(root)) if path != root else path.name
+    summary, metrics = dict(status.get("summary") or {}), run.metrics()
+    if status.get("status") in ("finished", "diverged") and len(metrics) < summary.get("epochs", 0):  # cut short
+        raise StoreError(f"{METRICS} holds {len(metrics)} epochs, {STATUS} says {summary.get('epochs')}")
     return RunRecord(run_id=run_id, path=path, config=run.config, status=str(status.get("status", "created")),
-                     summary=dict(status.get("summary") or {}), metrics=run.metrics(), results=run.results)
+                     summary=summary, metrics=metrics, results=run.results)

@@ -237,6 +237,18 @@ def _finish(run: RunDir, model: nn.Module, state: dict[str, Any], device: torch.
     return result
 
 
+def finish_from_checkpoint(run: RunDir, ckpt: dict[str, Any]) -> TrainResult:
+    """Write ``model.pt`` and ``status.json`` of a stopped run from its checkpoint ``ckpt``, exactly as
+    training wrote them (run-folder repair; the device recorded is the one the last epoch ran on)."""
+    state = ckpt["state"]
+    if state["stopped"] is None:
+        raise ValueError("finish_from_checkpoint needs the checkpoint of a stopped run")
+    model = model_from_config(run.train_config, run.data_meta)
+    model.load_state_dict(ckpt["model"])
+    device = torch.device(state["history"][-1].get("device", "cpu") if state["history"] else "cpu")
+    return _finish(run, model, state, device)
+
+
 AfterUpdate = Callable[[nn.Module, ScheduleState, float], Any]
 GradientFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int | None], float]
 

@@ -54,6 +54,11 @@ def attack(run: RunDir, *, methods: Sequence[str], eps: Sequence[float], splits:
         src = RunDir.open(Path(source))
         if src.status.get("status") != "finished":
             raise ConfigError(f"source run {source} is {src.status.get('status')}, not finished; train it first")
+        theirs, mine = src.data_meta, run.data_meta
+        if list(theirs["shape"]) != list(mine["shape"]) or len(theirs["classes"]) != len(mine["classes"]):
+            raise ConfigError(f"--source {source}: its model takes inputs {list(theirs['shape'])} with "
+                              f"{len(theirs['classes'])} classes, this run's data {list(mine['shape'])} with "
+                              f"{len(mine['classes'])}; pick a source trained on the same data")
         source_model = src.load_model().to(device)
     out = []
     for method in methods:
