@@ -1,6 +1,6 @@
 """Cost of single and block Hessian-vector products over chunked data, in gradient passes (LeNet-5).
 
-LeNet-5 on the first ``--n`` Fashion-MNIST training images (float32, 2 threads), batches of ``--chunk``.
+LeNet-5 on the first ``--n`` Fashion-MNIST training images (float32, ``--threads``), batches of ``--chunk``.
 Timed side by side in one process, in alternating rounds, through the library's entry points:
 
 * ``gradient``: one full-batch gradient pass (``hessianlab.curvature.gradient``), the unit;
@@ -49,9 +49,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--stat", choices=("median", "min"), default="min",
                         help="per-task statistic over the rounds (min: least disturbed by other load)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: this process's CPU time (use with --threads 1 on a loaded machine)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     blocks = [int(b) for b in args.blocks.split(",")]
     methods = args.methods.split(",")
     ds = load_dataset("fashion-mnist", "train")
@@ -81,7 +84,8 @@ def main() -> None:
 
     tasks["matvec/plain_jvp"] = plain_jvp
     tasks.update({"loader/gradient": lambda: gradient(loader_op), "loader/matvec": lambda: loader_op.matvec(v)})
-    times = alternate(tasks, repeats=args.reps, warmup=0)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    times = alternate(tasks, repeats=args.reps, warmup=0, clock=clock)
     med = {k: median(t) if args.stat == "median" else min(t) for k, t in times.items()}
     grad = med["gradient"]
     ratio = {k: med[k] / grad for k in med}
@@ -96,7 +100,8 @@ def main() -> None:
     agree = {m: float((ops[m].matvec(v) - hv).norm() / hv.norm()) for m in methods}
     payload = {
         "model": "lenet5", "params": size, "images": int(x.shape[0]), "chunk": args.chunk, "dtype": "float32",
-        "reps": args.reps, "statistic": args.stat, "seconds": med, "all_seconds": times, "ratio_to_gradient": ratio,
+        "reps": args.reps, "statistic": args.stat, "clock": args.clock, "threads": args.threads, "seconds": med,
+        "all_seconds": times, "ratio_to_gradient": ratio,
         "per_vector_ratio": {m: {str(b): r for b, r in c.items()} for m, c in per_vector.items()},
         "fastest_matvec_method": best_matvec, "fastest_block_method": best_block,
         "recommended_block_size": recommended, "library_defaults": {"matvec": AUTO_MATVEC_METHOD,
@@ -105,7 +110,8 @@ def main() -> None:
         "targets": {"single_hvp": 2.5, "block_per_vector_b16": 1.5}, "load_average": _loadavg(),
         "environment": environment(),
     }
-    path = write_result(Path(args.out), "bench_hvp_block", payload)
+    name = "bench_hvp_block" if args.clock == "wall" else "bench_hvp_block_cpu"
+    path = write_result(Path(args.out), name, payload)
     print(f"gradient pass over {x.shape[0]} images: {grad:.2f} s")
     for m in methods:
         cells = " ".join(f"b={b}:{per_vector[m][b]:.2f}" for b in timed[m])
