@@ -4,8 +4,7 @@ LeNet-5 on the first ``--n`` Fashion-MNIST training images (float32, ``--threads
 Timed side by side in one process, in alternating rounds, through the library's entry points:
 
 * ``gradient``: one full-batch gradient pass (``hessianlab.curvature.gradient``), the unit;
-* ``matvec/<method>``: one ``ParamHessian.matvec`` (one pass) for ``fwd_rev`` and ``double_backward``,
-  and ``matvec/plain_jvp``, an unbatched ``jvp`` of ``grad`` per batch (what ``fwd_rev`` used to be);
+* ``matvec/<method>``: one ``ParamHessian.matvec`` (one pass) for ``fwd_rev`` and ``double_backward``;
 * ``matmat/<method>/b``: one ``ParamHessian.matmat`` with ``b`` columns (one pass), reported per vector
   (``double_backward`` only at ``--graph-blocks``: its ``b`` backward passes make it flat in ``b``);
 * ``loader/*``: the gradient and the default matvec over a shuffled ``DataLoader`` of the same images.
@@ -27,7 +26,6 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hessianlab.curvature.hvp import hvp_fwd_rev
 from hessianlab.curvature.param_hessian import AUTO_BLOCK_METHOD, AUTO_MATVEC_METHOD, ParamHessian, gradient
 from hessianlab.data import load_dataset
 from hessianlab.models import build_model
@@ -44,7 +42,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=512)
     parser.add_argument("--blocks", default="1,4,8,16,32")
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--graph-blocks", default="16", help="block sizes timed for double_backward (a loop of "
+    parser.add_argument("--graph-blocks", default="1,4,16,32", help="block sizes timed for double_backward (a loop of "
                         "backward passes, so its per-vector cost is flat in b); the others only for fwd_rev")
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--stat", choices=("median", "min"), default="min",
@@ -75,14 +73,6 @@ def main() -> None:
     graph_blocks = [int(b) for b in args.graph_blocks.split(",")]
     timed = {m: blocks if m == "fwd_rev" else [b for b in graph_blocks if b in blocks] for m in methods}
     tasks.update({f"matmat/{m}/{b}": (lambda m=m, b=b: ops[m].matmat(V[b])) for m in methods for b in timed[m]})
-    plain = ops[methods[0]]  # the unbatched jvp-of-grad HVP the library no longer uses for single products
-
-    def plain_jvp() -> None:
-        vd = plain.unflatten(v)
-        for batch, _ in plain.chunks():
-            hvp_fwd_rev(plain.objective.closure(batch), plain.objective.point, vd)
-
-    tasks["matvec/plain_jvp"] = plain_jvp
     tasks.update({"loader/gradient": lambda: gradient(loader_op), "loader/matvec": lambda: loader_op.matvec(v)})
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     times = alternate(tasks, repeats=args.reps, warmup=0, clock=clock)
@@ -116,7 +106,6 @@ def main() -> None:
     for m in methods:
         cells = " ".join(f"b={b}:{per_vector[m][b]:.2f}" for b in timed[m])
         print(f"{m:>16}: matvec {ratio[f'matvec/{m}']:.2f} grads; block per vector {cells}")
-    print(f"plain jvp-of-grad matvec: {ratio['matvec/plain_jvp']:.2f} grads")
     print(f"loader: gradient {ratio['loader/gradient']:.2f}, matvec {ratio['loader/matvec']:.2f} (x tensor gradient)")
     print(f"fastest: matvec {best_matvec}, block {best_block}; recommended block size {recommended}; -> {path}")
 

@@ -7,9 +7,8 @@ never cast or mutated) and exposes the loss of one batch as a function of a name
 * ``'double_backward'``: :class:`GradientGraph` builds the gradient graph once (``create_graph=True`` on
   private leaf copies, never into ``.grad``); each product is then one backward pass through it, so a
   block of ``k`` products costs one forward, one first backward and ``k`` second backward passes.
-* ``'fwd_rev'``: forward-over-reverse (``jvp`` of ``grad``); a block is ``vmap`` over the tangents, and
-  a single product is a block of one (measured about 2x faster than a plain ``jvp`` on CPU convolutions,
-  bench/bench_hvp_block.py), so the forward and backward pass of a batch are shared by all ``k`` tangents.
+* ``'fwd_rev'``: forward-over-reverse (``jvp`` of ``grad``); a block is ``vmap`` over the tangents (the
+  primal forward and backward pass of a batch are computed once for all ``k`` tangents).
 
 Callers set the model mode around every call (see :mod:`hessianlab.curvature.modes`).
 """
@@ -115,8 +114,8 @@ class Objective:
 
     def hvp(self, batch: Any, v: TensorDict, method: str) -> TensorDict:
         """``∇²θ loss · v`` on one batch by ``'fwd_rev'`` or ``'double_backward'``."""
-        if method == "fwd_rev":  # a block of one: vmap's batched tangent kernels beat a plain jvp on CPU
-            return {n: t[0] for n, t in self.hvp_block(batch, {n: t[None] for n, t in v.items()}, method).items()}
+        if method == "fwd_rev":
+            return hvp_fwd_rev(self.closure(batch), self.point, v)
         return GradientGraph(self, batch).hvp(v)
 
     def hvp_block(self, batch: Any, V: TensorDict, method: str) -> TensorDict:

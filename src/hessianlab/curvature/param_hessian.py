@@ -177,7 +177,7 @@ class DatasetCurvatureOperator(LinearOperator):
 
 AUTO_MATVEC_METHOD = "fwd_rev"
 """What ``hvp_method='auto'`` uses for single products over several batches (chosen by bench/bench_hvp_block.py)."""
-AUTO_BLOCK_METHOD = "fwd_rev"
+AUTO_BLOCK_METHOD = "double_backward"
 """What ``'auto'`` uses for block products over several batches (chosen by bench/bench_hvp_block.py)."""
 _OTHER = {"fwd_rev": "double_backward", "double_backward": "fwd_rev"}
 
