@@ -42,7 +42,7 @@ def child(n: int, chunk: int, model_name: str, source: str) -> dict:
     from hessianlab.models import build_model
 
     torch.set_num_threads(2)
-    x, y, source = load_train()
+    x, y, data_file = load_train()
     x, y = x[:n], y[:n]
     torch.manual_seed(0)
     model = build_model(model_name, in_shape=(1, 28, 28), num_classes=10)
@@ -64,7 +64,7 @@ def child(n: int, chunk: int, model_name: str, source: str) -> dict:
     hv = op.matvec(v)
     seconds = time.perf_counter() - t0
     peak = proc_kib("VmHWM")
-    return {"N": n, "chunk_size": chunk, "model": model_name, "source": source, "params": op.size, "data": source,
+    return {"N": n, "chunk_size": chunk, "model": model_name, "source": source, "params": op.size, "data": data_file,
             "rss_before_mib": before / 1024, "peak_mib": peak / 1024, "growth_mib": (peak - before) / 1024,
             "hwm_reset": reset, "seconds": seconds, "samples_per_second": n / seconds,
             "hv_norm": float(hv.norm())}

@@ -44,7 +44,8 @@ from hessianlab.curvature.results import EigenResult
 from hessianlab.curvature.trace import TraceResult, hutchinson_trace
 
 __all__ = [
-    "BatchLoss", "GGN", "CurvaturePair", "DensityResult", "EigenResult", "FunctionOperator", "InputEigenResult", "InputHessian",
+    "BatchLoss", "GGN", "CurvaturePair", "DensityResult", "EigenResult", "FunctionOperator", "InputEigenResult",
+    "InputHessian",
     "InputStats", "LinearOperator", "MatrixOperator", "ParamHessian", "ResidualCurvature", "Summary",
     "Theorem1Report", "TraceResult", "dense_hessian", "dense_input_hessian", "gradient", "hessian_and_ggn",
     "hutchinson_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue", "lanczos", "loss",

@@ -43,8 +43,8 @@ from hessianlab.data.source import Samples, as_batches, resolve_data, select_sam
 from hessianlab.errors import ConfigError
 
 __all__ = [  # resolve_data / select_samples / Samples are re-exported for existing importers
-    "AUTO_BLOCK_METHOD", "AUTO_MATVEC_METHOD", "DEFAULT_BLOCK_SIZE", "DatasetCurvatureOperator", "ParamHessian", "Samples",
-    "check_train_mode", "gradient", "loss", "loss_and_gradient", "resolve_data", "select_samples",
+    "AUTO_BLOCK_METHOD", "AUTO_MATVEC_METHOD", "DEFAULT_BLOCK_SIZE", "DatasetCurvatureOperator", "ParamHessian",
+    "Samples", "check_train_mode", "gradient", "loss", "loss_and_gradient", "resolve_data", "select_samples",
 ]
 
 

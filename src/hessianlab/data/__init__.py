@@ -36,7 +36,8 @@ from hessianlab.data.subset import stratified_subset
 from hessianlab.data.types import Dataset, DatasetInfo, DatasetMeta
 
 __all__ = [
-    "DATASET_NAMES", "DEFAULT_DATASET", "FALLBACK_DATASET", "SOURCES", "BatchIterator", "BatchSource", "Dataset", "DatasetInfo",
-    "DatasetMeta", "Epoch", "RemoteFile", "as_batches", "augment", "available_datasets", "default_root", "download_dataset",
-    "load_dataset", "locate", "make_synthetic", "resolve_default_dataset", "stratified_subset", "translate",
+    "DATASET_NAMES", "DEFAULT_DATASET", "FALLBACK_DATASET", "SOURCES", "BatchIterator", "BatchSource", "Dataset",
+    "DatasetInfo", "DatasetMeta", "Epoch", "RemoteFile", "as_batches", "augment", "available_datasets", "default_root",
+    "download_dataset", "load_dataset", "locate", "make_synthetic", "resolve_default_dataset", "stratified_subset",
+    "translate",
 ]
