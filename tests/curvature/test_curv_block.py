@@ -74,6 +74,8 @@ def test_residual_block_is_hessian_minus_ggn_and_counts_both_passes() -> None:
     R = res.matmat(V)
     assert (res.num_matvecs, res.num_passes) == (3, 2)
     torch.testing.assert_close(R, res.hessian.matmat(V) - res.ggn.matmat(V), rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(res.matvec(V[:, 0]), R[:, 0], rtol=1e-12, atol=1e-13)
+    assert (res.num_matvecs, res.num_passes) == (4, 4)
 
 
 def test_auto_falls_back_to_fwd_rev_when_double_backward_fails_over_several_batches(

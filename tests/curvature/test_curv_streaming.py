@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from hessianlab.curvature import GGN, BatchLoss, ParamHessian, dense_hessian, gradient, loss
+from hessianlab.curvature import GGN, BatchLoss, ParamHessian, dense_hessian, gradient, input_stats, loss
 from hessianlab.curvature.params import param_spec
 from hessianlab.errors import ConfigError
 
@@ -151,3 +151,12 @@ def test_augmenting_loader_is_refused_at_its_first_product() -> None:
                       dtype=F64, hvp_method="fwd_rev")
     with pytest.raises(ConfigError, match="other samples than on its first pass"):
         op.matvec(vec(op.size))
+
+
+def test_input_stats_from_a_loader_equals_tensors() -> None:
+    net, (x, y) = cnn(), images()
+    ref = input_stats(net, (x, y), batch_size=4, dtype=F64, iters=30, tol=1e-10)
+    got = input_stats(net, DataLoader(TensorDataset(x, y), batch_size=6), batch_size=4, dtype=F64, iters=30, tol=1e-10)
+    torch.testing.assert_close(got.eigenvalues, ref.eigenvalues, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got.grad_norms, ref.grad_norms, rtol=1e-12, atol=1e-14)
+    assert got.settings["samples"] == ref.settings["samples"] == N

@@ -58,8 +58,8 @@ def test_lists_callables_and_structured_batches() -> None:
     batches = [(x[:10], y[:10]), (x[10:], y[10:])]
     assert as_batches(batches).num_samples == 23
     assert as_batches(lambda: iter(batches)).num_batches == 2
-    dicts = [{"a": x[:10], "b": x[:10] * 2, "target": y[:10], "tag": "first"}, {"a": x[10:], "b": x[10:], "target": y[10:],
-                                                                            "tag": "second"}]
+    dicts = [{"a": x[:10], "b": x[:10] * 2, "target": y[:10], "tag": "first"},
+             {"a": x[10:], "b": x[10:], "target": y[10:], "tag": "second"}]
     src = as_batches(dicts, structured=True, dtype=F64)
     first = next(iter(src))[0]
     assert src.num_samples == 23 and first["a"].dtype == F64 and first["tag"] == "first"

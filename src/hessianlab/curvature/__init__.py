@@ -52,6 +52,7 @@ __all__ = [
     "InputEigenResult", "InputHessian",
     "InputStats", "LinearOperator", "MatrixOperator", "ParamHessian", "ResidualCurvature", "Summary",
     "Theorem1Report", "TraceResult", "dense_hessian", "dense_input_hessian", "gradient", "hessian_and_ggn",
-    "hutchinson_trace", "hutchpp_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue", "lanczos", "loss",
+    "hutchinson_trace", "hutchpp_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue",
+    "lanczos", "loss",
     "loss_and_gradient", "model_mode", "power_iteration", "spectral_density", "theorem1_check", "top_eigenpairs",
 ]

@@ -77,6 +77,12 @@ class ResidualCurvature(LinearOperator):
     def settings(self) -> Mapping[str, Any]:
         return {**self.hessian.settings, "operator": type(self).__name__}
 
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """``(H - G) v``: one product, two passes over the data (``H v`` and ``G v``)."""
+        out = super().matvec(v)
+        self.num_passes += 1
+        return out
+
     def _matvec(self, v: torch.Tensor) -> torch.Tensor:
         return self.hessian.matvec(v) - self.ggn.matvec(v)
 

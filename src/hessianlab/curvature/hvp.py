@@ -7,7 +7,8 @@ never cast or mutated) and exposes the loss of one batch as a function of a name
 * ``'double_backward'``: :class:`GradientGraph` builds the gradient graph once (``create_graph=True`` on
   private leaf copies, never into ``.grad``); each product is then one backward pass through it, so a
   block of ``k`` products costs one forward, one first backward and ``k`` second backward passes.
-* ``'fwd_rev'``: forward-over-reverse (``jvp`` of ``grad``); a block is ``vmap`` over the tangents.
+* ``'fwd_rev'``: forward-over-reverse (``jvp`` of ``grad``); a block is ``vmap`` over the tangents (the
+  primal forward and backward pass of a batch are computed once for all ``k`` tangents).
 
 Callers set the model mode around every call (see :mod:`hessianlab.curvature.modes`).
 """

@@ -43,8 +43,8 @@ from hessianlab.data.source import Samples, as_batches, resolve_data, select_sam
 from hessianlab.errors import ConfigError
 
 __all__ = [  # resolve_data / select_samples / Samples are re-exported for existing importers
-    "AUTO_BLOCK_METHOD", "AUTO_MATVEC_METHOD", "DatasetCurvatureOperator", "ParamHessian", "Samples",
-    "check_train_mode", "gradient", "loss", "loss_and_gradient", "resolve_data", "select_samples",
+    "AUTO_BLOCK_METHOD", "AUTO_MATVEC_METHOD", "DEFAULT_BLOCK_SIZE", "DatasetCurvatureOperator", "ParamHessian",
+    "Samples", "check_train_mode", "gradient", "loss", "loss_and_gradient", "resolve_data", "select_samples",
 ]
 
 
@@ -175,10 +175,14 @@ class DatasetCurvatureOperator(LinearOperator):
         return out.T
 
 
-AUTO_MATVEC_METHOD = "double_backward"
+AUTO_MATVEC_METHOD = "fwd_rev"
 """What ``hvp_method='auto'`` uses for single products over several batches (chosen by bench/bench_hvp_block.py)."""
 AUTO_BLOCK_METHOD = "double_backward"
 """What ``'auto'`` uses for block products over several batches (chosen by bench/bench_hvp_block.py)."""
+DEFAULT_BLOCK_SIZE = 16
+"""Block size for solvers that use :meth:`DatasetCurvatureOperator.matmat`: the per-vector cost of a block
+product falls until b = 16 and by under 10 % after it (LeNet-5, bench/results/bench_hvp_block_cpu.json:
+2.88 / 2.20 / 1.91 / 1.84 gradient passes per vector at b = 1 / 4 / 16 / 32)."""
 _OTHER = {"fwd_rev": "double_backward", "double_backward": "fwd_rev"}
 
 
@@ -195,7 +199,9 @@ class ParamHessian(DatasetCurvatureOperator):
     * ``'double_backward'``: per batch, build the gradient graph, run one backward pass per vector
       through it (all ``k`` columns of a block share the graph), drop it; peak memory is one batch's graph.
     * ``'fwd_rev'``: per batch, forward-over-reverse (``jvp`` of ``grad``); a block is ``vmap`` over the
-      ``k`` tangents (memory ~ ``k`` times a product).
+      ``k`` tangents (one forward and backward of the batch shared by all; memory ~ ``k`` times a product's
+      tangents, so choose ``chunk_size`` / the loader's batch size with ``k`` in mind). In torch 2.13 it
+      raises on ``mse_loss`` ("ZeroTensors are immutable"); ``'auto'`` then falls back.
     * ``'auto'``: ``'cached'`` when the samples form one batch, so the memory bound stays one batch (its
       graph is held between products); otherwise :data:`AUTO_MATVEC_METHOD` for :meth:`matvec` and
       :data:`AUTO_BLOCK_METHOD` for :meth:`matmat`, falling back to the other method when the first batch

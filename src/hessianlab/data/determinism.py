@@ -108,14 +108,16 @@ class Fingerprint:
         self.width = width
         self.seed = seed
         self.reference: torch.Tensor | None = None
-        self._proj: dict[int, torch.Tensor] = {}
+        self._proj: dict[tuple[int, str], torch.Tensor] = {}
 
-    def projection(self, dim: int) -> torch.Tensor:
-        """The fixed ``(dim, width)`` float64 projection for samples of ``dim`` features."""
-        if dim not in self._proj:
+    def projection(self, dim: int, device: torch.device) -> torch.Tensor:
+        """The fixed ``(dim, width)`` float64 projection for samples of ``dim`` features, on ``device``."""
+        key = (dim, str(device))
+        if key not in self._proj:
             gen = torch.Generator().manual_seed(self.seed + dim)
-            self._proj[dim] = torch.randn(dim, self.width, generator=gen, dtype=torch.float64) / max(dim, 1) ** 0.5
-        return self._proj[dim]
+            w = torch.randn(dim, self.width, generator=gen, dtype=torch.float64) / max(dim, 1) ** 0.5
+            self._proj[key] = w.to(device)
+        return self._proj[key]
 
     def start(self) -> "_Pass":
         return _Pass(self)
@@ -130,11 +132,11 @@ class _Pass:
     def add(self, batch: Any) -> None:
         """Accumulate one batch (``n_b`` samples: every leaf with that first dimension is part of them)."""
         n = leading_size(batch)
-        feats = [t.detach().reshape(n, -1).to("cpu", torch.float64) for t in tensor_leaves(batch)
-                 if t.dim() > 0 and t.shape[0] == n]
-        flat = torch.cat(feats, dim=1)
-        z = flat @ self.owner.projection(flat.shape[1])
-        self.total += torch.cat([z.cos().sum(0), z.sin().sum(0)])
+        leaves = [t for t in tensor_leaves(batch) if t.dim() > 0 and t.shape[0] == n]
+        device = leaves[0].device
+        flat = torch.cat([t.detach().reshape(n, -1).to(device, torch.float64) for t in leaves], dim=1)
+        z = flat @ self.owner.projection(flat.shape[1], device)
+        self.total += torch.cat([z.cos().sum(0), z.sin().sum(0)]).cpu()
         self.count += n
 
     def values(self) -> torch.Tensor:
