@@ -1,6 +1,7 @@
 # hessianlab: two commands.
 #   make test       set up .venv, install, run the test suite
 #   make reproduce  set up, then run the main reproduction job on offline data
+#   make test-distributed  the executor tests on a real local Ray cluster and submitit (minutes)
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup system test reproduce bench clean
+.PHONY: setup system test test-distributed reproduce bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +26,11 @@ system:
 
 test: setup system
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+# the [ray] and [slurm] extras, then only the tests marked distributed (pytest's default run leaves them out)
+test-distributed: setup system
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,ray,slurm]'
+	$(BIN)/python -m pytest -p no:cacheprovider -m distributed
 
 reproduce: setup system
 	$(BIN)/hessianlab reproduce yao-batch-sweep --preset quick --workers 2
