@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hessianlab import atomic
-from hessianlab.commands._execution import add_execution_arguments, driver_device, execution_from_args
+from hessianlab.commands._sweep_options import add_sweep_arguments, driver_device, execution_from_args, limited
 from hessianlab.device import add_device_argument
 from hessianlab.errors import ConfigError, HessianlabError
 
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     add_device_argument(parser)
-    add_execution_arguments(parser)
+    add_sweep_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     names = resolve_names(args.names)
     paths = spec_paths()
-    specs = [load_spec(paths[n], args.preset) for n in names]  # every spec validated before any work
+    specs = [limited(args, load_spec(paths[n], args.preset)) for n in names]  # every spec validated before any work
     executions = [execution_from_args(args, spec.execution) for spec in specs]
     devices = [driver_device(args, e) for e in executions]
     out = args.out if args.out is not None else Path("runs") / "reproduce" / args.preset

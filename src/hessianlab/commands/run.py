@@ -3,7 +3,7 @@
 Trains every grid point of the spec and runs its analyses, skipping finished work (rerun after any
 interruption to complete the sweep). Exit code 0 when the sweep completed, failed runs included (they
 are listed); 2 for a mistake in the spec or the flags. ``--executor`` places the jobs on a Ray cluster or
-on Slurm instead of the local pool (see :mod:`hessianlab.commands._execution`).
+on Slurm instead of the local pool (see :mod:`hessianlab.commands._sweep_options`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hessianlab.commands._execution import add_execution_arguments, driver_device, execution_from_args
+from hessianlab.commands._sweep_options import add_sweep_arguments, driver_device, execution_from_args, limited
 from hessianlab.device import add_device_argument
 from hessianlab.errors import ConfigError
 from hessianlab.table import format_table
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     add_device_argument(parser)
-    add_execution_arguments(parser)
+    add_sweep_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    spec = load_spec(args.spec, args.preset)
+    spec = limited(args, load_spec(args.spec, args.preset))
     execution = execution_from_args(args, spec.execution)
     device = driver_device(args, execution)  # a bad --device fails before any output
     bar = tqdm(total=0, desc=spec.name, unit="job", disable=args.quiet, dynamic_ncols=True)

@@ -24,6 +24,7 @@ naming the field path (``analyses[2].eps``) and what is allowed. ``output`` must
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -35,6 +36,7 @@ from hessianlab.errors import ConfigError
 from hessianlab.experiments.analyses import ANALYSES
 from hessianlab.experiments.execution import check_block
 from hessianlab.experiments.grid import RunPlan, expand, select
+from hessianlab.experiments.limits import check_limits, limit_analysis_params, limit_plans
 from hessianlab.experiments.spec_analyses import check_analysis, check_where, matches
 from hessianlab.experiments.spec_sweep import check_init_from, mapping, parse_base, parse_sweep
 
@@ -86,10 +88,18 @@ class Spec:
     groups: tuple[tuple[str, ...], ...] = ()
     reference: tuple[str, ...] = ()
     execution: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
 
     def expand(self) -> list[RunPlan]:
-        """One :class:`RunPlan` per grid point, in a stable order with stable names."""
-        return expand(self.base, self.sweep, self.groups)
+        """One :class:`RunPlan` per grid point, in a stable order with stable names (configs truncated by
+        ``limits``, see :mod:`hessianlab.experiments.limits`)."""
+        return limit_plans(expand(self.base, self.sweep, self.groups), self.limits)
+
+    def limited(self, *, samples: int | None = None, epochs: int | None = None) -> "Spec":
+        """This spec truncated to at most ``samples`` samples and ``epochs`` epochs per run and analysis."""
+        limits = {**self.limits, **check_limits(samples, epochs)}
+        analyses = tuple(dataclasses.replace(a, params=limit_analysis_params(a.params, limits)) for a in self.analyses)
+        return dataclasses.replace(self, analyses=analyses, limits=limits)
 
     def default_out(self) -> Path:
         """``runs/<output>/<preset or 'default'>``."""
@@ -109,7 +119,8 @@ class Spec:
                 "analyses": [{"id": a.id, "kind": a.kind, **({"where": a.where} if a.where else {}), **a.params}
                              for a in self.analyses],
                 "claims": [dict(c) for c in self.claims], "presets": list(self.presets),
-                "reference": list(self.reference), **({"execution": dict(self.execution)} if self.execution else {})}
+                "reference": list(self.reference), **({"execution": dict(self.execution)} if self.execution else {}),
+                **({"limits": dict(self.limits)} if self.limits else {})}
 
 
 def load_spec(path: str | Path, preset: str | None = None) -> Spec:

@@ -1,5 +1,6 @@
-"""The ``--executor`` flags shared by ``hessianlab run`` and ``hessianlab reproduce``
-(see :mod:`hessianlab.experiments.execution`); a flag given overrides the spec's ``execution:`` field."""
+"""Flags shared by ``hessianlab run`` and ``hessianlab reproduce``: ``--executor`` and its resources (see
+:mod:`hessianlab.experiments.execution`; a flag given overrides the spec's ``execution:`` field) and the
+truncation ``--limit-samples`` / ``--limit-epochs`` (see :mod:`hessianlab.experiments.limits`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 
 from hessianlab.device import resolve_device
 from hessianlab.experiments.execution import Execution, resolve
+from hessianlab.experiments.spec import Spec
 
 # flag -> (execution field, type, help)
 _FLAGS = {
@@ -23,8 +25,11 @@ _FLAGS = {
 }
 
 
-def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--executor local|ray[:ADDRESS]|slurm[:local]`` and the per-job resource flags."""
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor local|ray[:ADDRESS]|slurm[:local]``, the per-job resource flags and the limits."""
+    parser.add_argument("--limit-samples", type=int, default=None, metavar="N",
+                        help="truncate every run and analysis to at most N samples (a tiny end-to-end check)")
+    parser.add_argument("--limit-epochs", type=int, default=None, metavar="E", help="stop every run after E epochs")
     parser.add_argument("--executor", default=None,
                         help="where jobs run: local (process pool, default), ray (a private Ray instance), "
                              "ray:ADDRESS (a Ray cluster, e.g. ray:auto), slurm (submitit), slurm:local")
@@ -42,3 +47,10 @@ def execution_from_args(args: argparse.Namespace, block: dict | None) -> Executi
 def driver_device(args: argparse.Namespace, execution: Execution) -> str | None:
     """The device string jobs get: resolved (and checked) here for local jobs, passed on for remote ones."""
     return args.device if execution.remote else str(resolve_device(args.device))
+
+
+def limited(args: argparse.Namespace, spec: Spec) -> Spec:
+    """``spec`` truncated by ``--limit-samples`` / ``--limit-epochs`` (unchanged without them)."""
+    if args.limit_samples is None and args.limit_epochs is None:
+        return spec
+    return spec.limited(samples=args.limit_samples, epochs=args.limit_epochs)
