@@ -18,7 +18,7 @@ from hessianlab import __version__
 from hessianlab.errors import HessianlabError
 
 COMMAND_MODULES = ("train", "datasets", "runs", "compare", "attack", "curvature", "report", "run", "reproduce",
-                   "simulate")
+                   "simulate", "plan")
 
 
 class ArgumentParser(argparse.ArgumentParser):
