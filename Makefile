@@ -1,7 +1,7 @@
 # hessianlab: two commands.
 #   make test       set up .venv, install, run the test suite
 #   make reproduce  set up, then run the main reproduction job on offline data
-#   make test-distributed  the executor tests on a real local Ray cluster and submitit (minutes)
+#   make test-distributed  executors on a real local Ray cluster and submitit, paper presets end to end (long)
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -27,10 +27,11 @@ system:
 test: setup system
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
-# the [ray] and [slurm] extras, then only the tests marked distributed (pytest's default run leaves them out)
+# the [ray] and [slurm] extras, then only the tests marked distributed or paper (make test leaves them out):
+# executors on a real Ray cluster and submitit, and every paper preset end to end at tiny size
 test-distributed: setup system
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,ray,slurm]'
-	$(BIN)/python -m pytest -p no:cacheprovider -m distributed
+	$(BIN)/python -m pytest -p no:cacheprovider -m 'distributed or paper'
 
 reproduce: setup system
 	$(BIN)/hessianlab reproduce yao-batch-sweep --preset quick --workers 2
