@@ -38,8 +38,8 @@ def _env(**extra: str) -> dict[str, str]:
             "OMP_NUM_THREADS": "1", **extra}
 
 
-def _run_cmd(out: Path, *executor: str) -> list[str]:
-    return [sys.executable, "-m", "hessianlab", "run", str(EXAMPLE), "--preset", "smoke", "--out", str(out),
+def _run_cmd(out: Path, *executor: str, spec: Path = EXAMPLE) -> list[str]:
+    return [sys.executable, "-m", "hessianlab", "run", str(spec), "--preset", "smoke", "--out", str(out),
             "--quiet", *executor]
 
 
@@ -207,6 +207,16 @@ def test_ray_cluster_worker_killed_then_rerun_equals_local(ray_cluster, local_re
     cmd = _run_cmd(out, "--executor", f"ray:{ray_cluster}", "--retries", "0")
     _kill_a_worker_mid_run(out, cmd, "ray::_task", _env())
     _check_rerun(out, local_reference, cmd, _env())
+
+
+def test_ray_init_from_chains_equal_local(ray_cluster, tmp_path) -> None:
+    """Robust models continued from M_ORI (init_from as Ray task dependencies) give the local pool's results."""
+    spec = EXAMPLE.with_name("yao-adversarial-training.yaml")
+    subprocess.run(_run_cmd(tmp_path / "local", "--workers", "2", spec=spec), env=_env(), check=True, timeout=900)
+    subprocess.run(_run_cmd(tmp_path / "ray", "--executor", f"ray:{ray_cluster}", spec=spec), env=_env(),
+                   check=True, timeout=900)
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+    assert len(_files(tmp_path / "ray")) == 6
 
 
 def test_submitit_local_worker_killed_then_rerun_equals_local(local_reference, tmp_path) -> None:

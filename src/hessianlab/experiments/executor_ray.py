@@ -67,7 +67,8 @@ class RayExecutor:
             _check_reachable(address)
         env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
         try:
-            self.ray.init(address=address, runtime_env={"env_vars": env} if env else None,
+            # plain ``ray`` is a private instance ("local"), never a cluster that ``ray start`` left behind
+            self.ray.init(address=address or "local", runtime_env={"env_vars": env} if env else None,
                           logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"ray:{address}" if address else "ray"
