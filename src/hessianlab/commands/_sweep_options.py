@@ -25,11 +25,16 @@ _FLAGS = {
 }
 
 
-def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--executor local|ray[:ADDRESS]|slurm[:local]``, the per-job resource flags and the limits."""
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--limit-samples N`` and ``--limit-epochs E`` (see :mod:`hessianlab.experiments.limits`)."""
     parser.add_argument("--limit-samples", type=int, default=None, metavar="N",
                         help="truncate every run and analysis to at most N samples (a tiny end-to-end check)")
     parser.add_argument("--limit-epochs", type=int, default=None, metavar="E", help="stop every run after E epochs")
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor local|ray[:ADDRESS]|slurm[:local]``, the per-job resource flags and the limits."""
+    add_limit_arguments(parser)
     parser.add_argument("--executor", default=None,
                         help="where jobs run: local (process pool, default), ray (a private Ray instance), "
                              "ray:ADDRESS (a Ray cluster, e.g. ray:auto), slurm (submitit), slurm:local")

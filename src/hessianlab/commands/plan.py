@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hessianlab import atomic
+from hessianlab.commands._sweep_options import add_limit_arguments
 from hessianlab.device import add_device_argument, resolve_device
 from hessianlab.table import format_table
 
@@ -33,8 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="calibration file to read and (with --calibrate) update")
     parser.add_argument("--jobs", action="store_true", help="with several specs, also print every job")
     parser.add_argument("--json", type=Path, default=None, help="also write every job and the totals to this file")
-    parser.add_argument("--limit-samples", type=int, default=None, metavar="N", help="plan the sweep truncated to N samples")
-    parser.add_argument("--limit-epochs", type=int, default=None, metavar="E", help="plan the sweep truncated to E epochs")
+    add_limit_arguments(parser)
     add_device_argument(parser)
     parser.set_defaults(func=_run)
 
@@ -96,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
             print(format_table([{**{k: r[k] for k in ("run", "job", "model")}, **{k: _fmt(r[k]) for k in _COUNTERS},
                                  **{f"h {k}": _hours(v) for k, v in r["hours"].items()}} for r in rows],
                                ["run", "job", "model", *_COUNTERS, *(f"h {k}" for k in kinds)]))
-        totals_rows.append({"study": spec.name, "runs": str(report["studies"][spec.name]["runs"]), "jobs": str(len(rows)),
+        runs = report["studies"][spec.name]["runs"]
+        totals_rows.append({"study": spec.name, "runs": str(runs), "jobs": str(len(rows)),
                             **{k: _fmt(getattr(total, k)) for k in _COUNTERS},
                             **{f"h {k}": _hours(v) for k, v in hours.items()}})
     print(format_table(totals_rows, ["study", "runs", "jobs", *_COUNTERS, *(f"h {k}" for k in kinds)]))

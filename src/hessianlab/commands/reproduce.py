@@ -2,7 +2,8 @@
 
 Runs the paper-reproduction studies shipped with the package (``hessianlab/experiments/specs/*.yaml``; the
 repository's ``experiments/`` links there; ``--executor`` as for ``hessianlab run``): each study's sweep
-(:func:`~hessianlab.experiments.runner.run_sweep`, resumable: rerun the same command after an interruption) into ``DIR/<study>``, then its report
+(:func:`~hessianlab.experiments.runner.run_sweep`, resumable: rerun the same command after an interruption)
+into ``DIR/<study>``, then its report
 (:func:`~hessianlab.report.build_report`) into ``DIR/<study>/report``, and finally an index of every study with
 its claim verdicts: ``DIR/index.md`` and ``DIR/index.html``. Default ``DIR``: ``runs/reproduce/<preset>``.
 ``all`` means every shipped study (the ``example-*`` specs are left out; name them to run them).

@@ -36,7 +36,6 @@ FORWARD_EQUIVALENTS = {"train_samples": 3.0, "eval_samples": 1.0, "hessian_produ
 #: sustained FLOP/s of the assumed GPU: half of an A100's 19.5 TFLOP/s FP32 peak (small CNNs rarely reach more)
 ASSUMED_FLOPS = 10e12
 ASSUMED_DEVICE = "GPU, assumed 10 TFLOP/s"
-_COSTS = ("train", "eval", "hvp", "attack")
 
 
 def device_kind(device: torch.device) -> str:

@@ -99,7 +99,8 @@ def check_block(block: Any, where: str = "execution") -> dict[str, Any]:
         if key == "executor":
             parse_executor(value)
         elif isinstance(value, (int, float)) and (value < 0 or (value == 0 and key not in ("gpus", "retries"))):
-            raise ConfigError(f"{where}.{key}: must be {'>= 0' if key in ('gpus', 'retries') else '> 0'}, got {value!r}")
+            bound = ">= 0" if key in ("gpus", "retries") else "> 0"
+            raise ConfigError(f"{where}.{key}: must be {bound}, got {value!r}")
     return dict(block)
 
 

@@ -55,8 +55,6 @@ def _check_reachable(address: str) -> None:
 class RayExecutor:
     """Connects to (or starts) a Ray cluster on entry and disconnects on exit; see the module docstring."""
 
-    remote = True
-
     def __init__(self, execution: Execution) -> None:
         self.ray = require("ray")
         self.execution = execution

@@ -36,8 +36,6 @@ JOBS_FILE = "jobs.json"
 class SlurmExecutor:
     """Submits jobs with submitit and polls them; see the module docstring."""
 
-    remote = True
-
     def __init__(self, execution: Execution, folder: Path) -> None:
         self.submitit = require("submitit")
         self.local = execution.address == "local"

@@ -3,9 +3,9 @@
 It runs a preset's whole pipeline (models, input shapes, class counts, schedules, analyses, reports, claims,
 reference tables) at tiny size and changes nothing else. In every run's config, each count of samples is
 capped at ``N``: ``subset`` and ``test_subset`` (``None``, the whole split, becomes ``N``),
-``track_lambda1``, and with adaptive batches ``abs_eig_samples`` and ``abs_every``, when they are numbers; ``max_epochs`` is capped at
-``E``. In every analysis, ``samples`` (a number or each number of a list) and ``eval_samples`` are capped at
-``N``; ``all`` stays ``all`` (now the capped set). Batch sizes, learning rates, schedules, grids, selectors
+``track_lambda1``, and with adaptive batches ``abs_eig_samples`` and ``abs_every``, when they are numbers;
+``max_epochs`` is capped at ``E``. In every analysis, ``samples`` (a number or each number of a list) and
+``eval_samples`` are capped at ``N``; ``all`` stays ``all`` (now the capped set). Batch sizes, learning rates, schedules, grids, selectors
 and everything else are kept, so batches larger than ``N`` samples are full-batch steps. The sweep points
 (and hence ``where`` and ``init_from`` selectors) are untouched; each capped config gets its own run name
 (config hash), so limited runs never mix with full ones. The limits are recorded in ``spec.json``.

@@ -105,7 +105,8 @@ def training_counts(config: TrainConfig, n_train: int, n_test: int) -> Counts:
         size = config.batch_size if config.batch_schedule == "abs" else batches.batch_size(
             ScheduleState(epoch, updates, epoch * n, config.batch_size))
         updates += math.ceil(n / size)
-    counts = Counts(train_samples=n * epochs, updates=updates, eval_samples=(n + _size(config.test_subset, n_test)) * epochs)
+    evaluated = (n + _size(config.test_subset, n_test)) * epochs
+    counts = Counts(train_samples=n * epochs, updates=updates, eval_samples=evaluated)
     if config.track_lambda1 is not None:
         per_epoch = solver_matvecs(1) * _samples(config.track_lambda1, n)
         counts.hessian_products += per_epoch * epochs * (2 if config.track_lambda1_params else 1)
@@ -150,7 +151,8 @@ def plan_jobs(spec: Spec) -> list[Job]:
         cfg = plan.config
         n_train, n_test, shape, classes = dataset_facts(cfg.dataset)
         n = {"train": _size(cfg.subset, n_train), "test": _size(cfg.test_subset, n_test)}
-        jobs.append(Job(plan.name, "train", cfg.model, cfg.width, shape, classes, training_counts(cfg, n_train, n_test)))
+        training = training_counts(cfg, n_train, n_test)
+        jobs.append(Job(plan.name, "train", cfg.model, cfg.width, shape, classes, training))
         for a in spec.analyses:
             if a.applies(plan.point):
                 counts = analysis_counts(a.kind, a.params, n, math.prod(shape))

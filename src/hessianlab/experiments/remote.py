@@ -1,7 +1,7 @@
 """Executors beyond the local pool: the factory, the missing-extra check and the job wrapper run on workers.
 
 Every executor has the :class:`~hessianlab.experiments.pool.Pool` interface (a context manager with
-``map(fn, args, after=..., gate=...)`` yielding outcome dicts) and a ``remote`` flag. Remote workers run each
+``map(fn, args, after=..., gate=...)`` yielding outcome dicts). Remote workers (Ray, Slurm) run each
 job through :func:`run_job`: ``threads`` torch threads and no catalog writes (they may sit on another machine
 with the output folder on a network filesystem); the driver indexes their run folders instead.
 """

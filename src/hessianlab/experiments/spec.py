@@ -170,7 +170,8 @@ def _apply_preset(spec: dict[str, Any], preset: dict[str, Any], where: str) -> N
     if "description" in preset:
         spec["description"] = preset["description"]
     if preset.get("execution") is not None:
-        spec["execution"] = {**check_block(spec.get("execution")), **check_block(preset["execution"], f"{where}.execution")}
+        spec["execution"] = {**check_block(spec.get("execution")),
+                             **check_block(preset["execution"], f"{where}.execution")}
     spec["base"] = {**mapping(spec.get("base") or {}, "base", None), **mapping(preset.get("base") or {}, f"{where}.base", None)}
     sweep = dict(mapping(spec.get("sweep") or {}, "sweep", None))
     for axis, values in mapping(preset.get("sweep") or {}, f"{where}.sweep", None).items():
