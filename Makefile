@@ -2,6 +2,7 @@
 #   make test       set up .venv, install, run the test suite
 #   make reproduce  set up, then run the main reproduction job on offline data
 #   make docs       the documentation site (API reference from the docstrings) in build/site, warnings as errors
+#   make test-distributed  executors on a real local Ray cluster and submitit, paper presets end to end (long)
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup system test reproduce bench docs clean
+.PHONY: setup system test test-distributed reproduce bench docs clean
 
 setup: $(STAMP)
 
@@ -26,6 +27,12 @@ system:
 
 test: setup system
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+# the [ray] and [slurm] extras, then only the tests marked distributed or paper (make test leaves them out):
+# executors on a real Ray cluster and submitit, and every paper preset end to end at tiny size
+test-distributed: setup system
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,ray,slurm]'
+	$(BIN)/python -m pytest -p no:cacheprovider -m 'distributed or paper'
 
 # every paper study at the quick preset; prints the verdict table per paper and every claim (runs/reproduce/quick)
 reproduce: setup system

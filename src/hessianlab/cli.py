@@ -22,7 +22,7 @@ from hessianlab.errorline import error_line, one_line
 log = logging.getLogger("hessianlab")
 
 COMMAND_MODULES = ("train", "datasets", "runs", "compare", "attack", "curvature", "report", "run", "reproduce",
-                   "simulate")
+                   "simulate", "plan")
 
 # what Ctrl-C leaves behind, per command (default: nothing of the measurement was stored)
 _INTERRUPTED = {

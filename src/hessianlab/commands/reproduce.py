@@ -1,8 +1,9 @@
 """``hessianlab reproduce [NAME ... | all] --preset quick|paper|smoke [--out DIR] [--workers N] [--device D]``.
 
 Runs the paper-reproduction studies shipped with the package (``hessianlab/experiments/specs/*.yaml``; the
-repository's ``experiments/`` links there): each study's sweep (:func:`~hessianlab.experiments.runner.run_sweep`,
-resumable: rerun the same command after an interruption) into ``DIR/<study>``, then its report
+repository's ``experiments/`` links there; ``--executor`` as for ``hessianlab run``): each study's sweep
+(:func:`~hessianlab.experiments.runner.run_sweep`, resumable: rerun the same command after an interruption)
+into ``DIR/<study>``, then its report
 (:func:`~hessianlab.report.build_report`) into ``DIR/<study>/report``, and finally an index of every study with
 its claim verdicts: ``DIR/index.md`` and ``DIR/index.html``. Default ``DIR``: ``runs/reproduce/<preset>``.
 ``all`` means every shipped study (the ``example-*`` specs are left out; name them to run them).
@@ -18,7 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hessianlab.device import add_device_argument, resolve_device
+from hessianlab.commands._sweep_options import add_sweep_arguments, driver_device, execution_from_args, limited
+from hessianlab.device import add_device_argument
 from hessianlab.errors import ConfigError, HessianlabError
 
 PRESETS = ("quick", "paper", "smoke")
@@ -46,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     add_device_argument(parser)
+    add_sweep_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -76,11 +79,12 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     names = resolve_names(args.names)
     paths = spec_paths()
-    specs = [load_spec(paths[n], args.preset) for n in names]  # every spec validated before any work
-    device = str(resolve_device(args.device))
+    specs = [limited(args, load_spec(paths[n], args.preset)) for n in names]  # every spec validated before any work
+    executions = [execution_from_args(args, spec.execution) for spec in specs]
+    devices = [driver_device(args, e) for e in executions]
     out = args.out if args.out is not None else Path("runs") / "reproduce" / args.preset
     results: list[StudyResult] = []
-    for spec in specs:
+    for spec, execution, device in zip(specs, executions, devices):
         folder = out / spec.output
         study = StudyResult(spec.name, spec.description, spec.output)
         results.append(study)
@@ -94,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
                 bar.update(1)
 
         try:
-            sweep = run_sweep(spec, folder, workers=args.workers, on_event=on_event, device=device)
+            sweep = run_sweep(spec, folder, workers=args.workers, on_event=on_event, device=device,
+                              execution=execution)
         finally:
             bar.close()
         study.runs = len(sweep.runs)

@@ -1,8 +1,9 @@
-"""``hessianlab run SPEC.yaml [--preset P] [--out DIR] [--workers N] [--device D] [--quiet]``: run a sweep.
+"""``hessianlab run SPEC.yaml [--preset P] [--out DIR] [--workers N] [--device D] [--executor E] [--quiet]``.
 
 Trains every grid point of the spec and runs its analyses, skipping finished work (rerun after any
 interruption to complete the sweep). Exit code 0 when the sweep completed, failed runs included (they
-are listed); 2 for a mistake in the spec or the flags.
+are listed); 2 for a mistake in the spec or the flags. ``--executor`` places the jobs on a Ray cluster or
+on Slurm instead of the local pool (see :mod:`hessianlab.commands._sweep_options`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hessianlab.device import add_device_argument, resolve_device
+from hessianlab.commands._sweep_options import add_sweep_arguments, driver_device, execution_from_args, limited
+from hessianlab.device import add_device_argument
 from hessianlab.errors import ConfigError
 from hessianlab.table import format_table
 
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     add_device_argument(parser)
+    add_sweep_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -35,8 +38,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    spec = load_spec(args.spec, args.preset)
-    device = str(resolve_device(args.device))  # a bad --device fails before any output
+    spec = limited(args, load_spec(args.spec, args.preset))
+    execution = execution_from_args(args, spec.execution)
+    device = driver_device(args, execution)  # a bad --device fails before any output
     bar = tqdm(total=0, desc=spec.name, unit="job", disable=args.quiet, dynamic_ncols=True)
 
     def on_event(event: dict[str, Any]) -> None:
@@ -51,7 +55,8 @@ def _run(args: argparse.Namespace) -> int:
             bar.write(f"{event['name']}: {event['stage']} {detail}")
 
     try:
-        result = run_sweep(spec, args.out, workers=args.workers, on_event=on_event, device=device)
+        result = run_sweep(spec, args.out, workers=args.workers, on_event=on_event, device=device,
+                           execution=execution)
     finally:
         bar.close()
     rows = [{"run": r.name, "status": r.status, "reason": r.reason,

@@ -5,7 +5,9 @@ it can be rebuilt (:func:`hessianlab.experiments.store.reindex`). A corrupt file
 :class:`~hessianlab.errors.StoreError` naming it and the repair (``hessianlab runs ROOT --repair`` rebuilds
 it, and ``hessianlab run`` does so on its own); a full disk is an ``OSError`` (ENOSPC) naming it. It uses WAL
 mode and a busy timeout so several processes (a parallel sweep) can write concurrently; every write is one
-short transaction.
+short transaction. Jobs on other machines (Ray, Slurm) run inside :func:`writes_disabled`, so SQLite is never
+opened over a network filesystem: the driver indexes their run folders instead
+(:func:`hessianlab.experiments.store.index_run`).
 
 Schema: ``runs(run_id, path, config_hash, status, config, summary, updated)`` where ``run_id`` is the run
 folder's path relative to the catalog root, ``config`` and ``summary`` are JSON; and
@@ -15,10 +17,12 @@ folder's path relative to the catalog root, ``config`` and ``summary`` are JSON;
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -52,6 +56,17 @@ CREATE TABLE IF NOT EXISTS results (
 
 
 _LOCK_RETRY_SECONDS = 120.0
+_WRITES = contextvars.ContextVar("hessianlab_catalog_writes", default=True)
+
+
+@contextmanager
+def writes_disabled() -> Iterator[None]:
+    """Within the block, catalog writes of this thread are skipped (the run folders still get every write)."""
+    token = _WRITES.set(False)
+    try:
+        yield
+    finally:
+        _WRITES.reset(token)
 
 
 def _setup(conn: sqlite3.Connection) -> None:
@@ -128,6 +143,9 @@ class Catalog:
         return conn
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        if not _WRITES.get():
+            return
+
         def once() -> None:
             conn = self._connect()
             try:

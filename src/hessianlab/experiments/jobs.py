@@ -33,9 +33,24 @@ def init_worker(threads: int, parent_pid: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    watch_parent(parent_pid)
+
+
+def watch_parent(parent_pid: int, *, direct: bool = True) -> None:
+    """Exit this process (status 1) within half a second of process ``parent_pid`` ceasing to be its parent
+    (``direct=False``: ceasing to exist, for an ancestor further up, e.g. the driver of a job controller)."""
+
+    def alive() -> bool:
+        if direct:
+            return os.getppid() == parent_pid
+        try:
+            os.kill(parent_pid, 0)
+            return Path(f"/proc/{parent_pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+        except OSError:
+            return False
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        while alive():
             time.sleep(0.5)
         os._exit(1)
 

@@ -22,6 +22,38 @@ Outcome = dict[str, Any]
 Gate = Callable[[tuple[Any, ...], Outcome], "Outcome | None"]
 
 
+class Dependencies:
+    """Start-after bookkeeping for a driver that submits jobs itself: ``ready`` holds the arguments of the jobs
+    that may start now; :meth:`settle` releases (or, through ``gate``, blocks) the waiters of a finished job."""
+
+    def __init__(self, args: Sequence[tuple[Any, ...]], after: Mapping[str, str] | None, gate: Gate | None) -> None:
+        after = dict(after or {})
+        names = {a[0] for a in args}
+        self.gate = gate
+        self.waiting: dict[str, list[tuple[Any, ...]]] = {}
+        self.ready: deque[tuple[Any, ...]] = deque()
+        for a in args:
+            source = after.get(a[0])
+            if source in names:
+                self.waiting.setdefault(source, []).append(a)
+            else:
+                self.ready.append(a)
+
+    def settle(self, outcome: Outcome) -> list[Outcome]:
+        """Release the waiters of ``outcome``'s job; returns the outcomes of those the gate blocks."""
+        blocked, queue = [], [outcome]
+        while queue:
+            done = queue.pop()
+            for a in self.waiting.pop(done["name"], []):
+                instead = self.gate(a, done) if self.gate is not None else None
+                if instead is None:
+                    self.ready.append(a)
+                else:
+                    blocked.append(instead)
+                    queue.append(instead)
+        return blocked
+
+
 class Pool:
     """Run jobs with up to ``workers`` processes (``1``: in this process), yielding outcomes as they finish."""
 
@@ -39,47 +71,23 @@ class Pool:
     def map(self, fn: Callable[..., Outcome], args: Sequence[tuple[Any, ...]], *,
             after: Mapping[str, str] | None = None, gate: Gate | None = None) -> Iterator[Outcome]:
         """Outcomes of ``fn(*a)`` for every ``a`` in ``args`` (see the module docstring for ``after``/``gate``)."""
-        after = dict(after or {})
-        names = {a[0] for a in args}
-        waiting: dict[str, list[tuple[Any, ...]]] = {}
-        ready: deque[tuple[Any, ...]] = deque()
-        for a in args:
-            source = after.get(a[0])
-            if source in names:
-                waiting.setdefault(source, []).append(a)
-            else:
-                ready.append(a)
-
-        def settle(outcome: Outcome) -> list[Outcome]:
-            """Release the waiters of ``outcome``'s job; returns the outcomes of those the gate blocks."""
-            blocked, queue = [], [outcome]
-            while queue:
-                done = queue.pop()
-                for a in waiting.pop(done["name"], []):
-                    instead = gate(a, done) if gate is not None else None
-                    if instead is None:
-                        ready.append(a)
-                    else:
-                        blocked.append(instead)
-                        queue.append(instead)
-            return blocked
-
+        order = Dependencies(args, after, gate)
         if self.workers == 1:
-            while ready:
-                outcome = fn(*ready.popleft())
+            while order.ready:
+                outcome = fn(*order.ready.popleft())
                 yield outcome
-                yield from settle(outcome)
+                yield from order.settle(outcome)
             return
         futures: dict[Future, tuple[Any, ...]] = {}
-        while ready or futures:
-            while ready:
-                a = ready.popleft()
+        while order.ready or futures:
+            while order.ready:
+                a = order.ready.popleft()
                 try:
                     futures[self._executor().submit(fn, *a)] = a
                 except BrokenProcessPool as exc:
-                    outcome = _broken(fn, a, exc)
+                    outcome = broken(fn, a, exc)
                     yield outcome
-                    yield from settle(outcome)
+                    yield from order.settle(outcome)
             if not futures:
                 break
             finished, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -88,9 +96,9 @@ class Pool:
                 try:
                     outcome = future.result()
                 except BrokenProcessPool as exc:
-                    outcome = _broken(fn, a, exc)
+                    outcome = broken(fn, a, exc)
                 yield outcome
-                yield from settle(outcome)
+                yield from order.settle(outcome)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:
@@ -101,7 +109,8 @@ class Pool:
         return self.executor
 
 
-def _broken(fn: Callable[..., Outcome], a: tuple[Any, ...], exc: BaseException) -> Outcome:
+def broken(fn: Callable[..., Outcome], a: tuple[Any, ...], exc: BaseException | str) -> Outcome:
+    """The outcome of job ``fn(*a)`` whose worker died (or was lost) with ``exc``."""
     reason = f"worker process died ({exc})"
     if fn is jobs.train_job:
         return {"name": a[0], "stage": "train", "status": "failed", "reason": reason}

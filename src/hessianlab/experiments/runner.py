@@ -39,9 +39,10 @@ from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
 from hessianlab.experiments.catalog import Catalog
 from hessianlab.experiments.grid import RunPlan, training_order
 from hessianlab.experiments.health import heal_sweep
-from hessianlab.experiments.pool import Pool
+from hessianlab.experiments.execution import Execution
+from hessianlab.experiments.remote import open_executor
 from hessianlab.experiments.spec import Spec
-from hessianlab.experiments.store import RunDir
+from hessianlab.experiments.store import RunDir, index_run
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
@@ -75,14 +76,20 @@ class SweepResult:
 
 
 def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
-              on_event: Callable[[Event], None] | None = None, device: str | None = None) -> SweepResult:
+              on_event: Callable[[Event], None] | None = None, device: str | None = None,
+              execution: Execution | None = None) -> SweepResult:
     """Train and analyse every run of ``spec`` into ``out`` (see the module docstring) on ``device``
-    (``auto``, ``cpu``, ``cuda[:N]``; ``None``: ``$HESSIANLAB_DEVICE``, else auto), checked before any work.
+    (``auto``, ``cpu``, ``cuda[:N]``; ``None``: ``$HESSIANLAB_DEVICE``, else auto), checked before any work
+    (on the workers' machines for a remote ``execution``: Ray or Slurm, see
+    :mod:`hessianlab.experiments.execution`; its workers write run folders only, and this process indexes them
+    in the catalog as their jobs finish and once more at the end).
 
     ``on_event`` receives ``{"stage": "plan", "jobs": n}`` when a phase's jobs are known and each job's
     outcome (``{"name", "stage": "train"|"analyse", ...}``) as it finishes (progress display).
     """
-    where = str(resolve_device(device))  # a bad or unavailable device fails here, not in every job
+    execution = execution or Execution()
+    # a bad or unavailable device fails here, not in every job (remote workers resolve it where they run)
+    where = device if execution.remote else str(resolve_device(device))
     out = Path(out) if out is not None else spec.default_out()
     runs_root = out / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
@@ -94,12 +101,14 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
     statuses = {p.name: jobs.run_status(folders[p.name]) for p in plans}
     todo_train = [p for p in training_order(plans) if statuses[p.name] not in jobs.FINAL]
     outcomes: dict[str, RunOutcome] = {}
-    with Pool(workers) as pool:
+    with open_executor(execution, workers, out) as pool:
+        index = _indexer(execution, folders, runs_root)
         notify({"stage": "plan", "jobs": len(todo_train)})
         args = [(p.name, p.config.to_dict(), str(folders[p.name]), where) for p in todo_train]
         after = {p.name: p.source for p in todo_train if p.source is not None}
         for res in _train(pool, args, after, statuses):
             statuses[res["name"]] = res["status"]
+            index(res["name"])
             outcomes[res["name"]] = RunOutcome(res["name"], res["status"], res["reason"])
             log.debug("run %s: %s (%s)", res["name"], res["status"], res["reason"])
             notify(res)
@@ -108,8 +117,11 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
         done: dict[str, dict[str, str]] = {name: dict(s) for name, s in skipped.items()}
         for res in pool.map(jobs.analysis_job, analysis_jobs):
             done.setdefault(res["name"], {}).update(res["analyses"])
+            index(res["name"])
             log.debug("run %s: analyses %s", res["name"], res["analyses"])
             notify(res)
+    for plan in plans:  # remote jobs of a killed earlier driver were never indexed
+        index(plan.name)
     result = SweepResult(out, tuple(_outcome(p, folders, outcomes, done, spec) for p in plans),
                          trained=len(todo_train), analysed=len(analysis_jobs))
     atomic.write_json(out / "summary.json", {"runs": {r.name: dataclasses.asdict(r) for r in result.runs},
@@ -117,7 +129,17 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, workers: int = 1,
     return result
 
 
-def _train(pool: Pool, args: list[tuple[Any, ...]], after: dict[str, str],
+def _indexer(execution: Execution, folders: dict[str, Path], runs_root: Path) -> Callable[[str], None]:
+    """For remote executors, ``index(name)`` writes run ``name``'s folder into the catalog (if it exists)."""
+
+    def index(name: str) -> None:
+        if execution.remote and jobs.run_status(folders[name]) is not None:
+            index_run(folders[name], runs_root)
+
+    return index
+
+
+def _train(pool: Any, args: list[tuple[Any, ...]], after: dict[str, str],
            statuses: dict[str, str | None]) -> Any:
     """Train outcomes; a run whose source is not finished (now or from an earlier invocation) is not trained."""
 

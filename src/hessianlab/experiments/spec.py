@@ -7,7 +7,8 @@ length and move together; the run grid is the product of the axes and groups, se
 :mod:`hessianlab.experiments.grid`), ``analyses`` (a list of ``{kind, id?, where?, **params}``, kinds from
 :data:`~hessianlab.experiments.analyses.ANALYSES`; ``where: {axis: value or [values]}`` restricts one to
 the matching runs), named ``presets``, opaque ``claims`` and ``reference`` (the paper tables its report shows,
-names from :data:`hessianlab.report.reference.PAPER_TABLES`).
+names from :data:`hessianlab.report.reference.PAPER_TABLES`) and ``execution`` (where the jobs run: executor,
+resources per job, Slurm options; see :mod:`hessianlab.experiments.execution`).
 
 ``init_from`` (in ``base``, a sweep axis or a zip group) is ``null`` or a run selector ``{axis: value}``
 naming another grid point of the same spec (:func:`hessianlab.experiments.grid.select`); that run is
@@ -16,13 +17,14 @@ the output folder.
 
 A preset deep-merges into the spec: ``base`` fields override, ``sweep`` axes (and ``zip``, as a whole)
 replace (``null`` removes), ``analyses`` override parameters by analysis id (``null`` removes one),
-``description`` replaces. Every mistake is one :class:`ConfigError` naming the field path
-(``analyses[2].eps``) and what is allowed. ``output`` must be relative and free of ``..``.
+``description`` replaces, ``execution`` keys override one by one. Every mistake is one :class:`ConfigError`
+naming the field path (``analyses[2].eps``) and what is allowed. ``output`` must be relative and free of ``..``.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -32,12 +34,15 @@ import yaml
 
 from hessianlab.errors import ConfigError
 from hessianlab.experiments.analyses import ANALYSES
+from hessianlab.experiments.execution import check_block
 from hessianlab.experiments.grid import RunPlan, expand, select
+from hessianlab.experiments.limits import check_limits, limit_analysis_params, limit_plans
 from hessianlab.experiments.spec_analyses import check_analysis, check_where, matches
 from hessianlab.experiments.spec_sweep import check_init_from, mapping, parse_base, parse_sweep
 
-TOP_KEYS = ("name", "description", "output", "base", "sweep", "analyses", "presets", "claims", "reference")
-PRESET_KEYS = ("description", "base", "sweep", "analyses")
+TOP_KEYS = ("name", "description", "output", "base", "sweep", "analyses", "presets", "claims", "reference",
+            "execution")
+PRESET_KEYS = ("description", "base", "sweep", "analyses", "execution")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -82,10 +87,19 @@ class Spec:
     presets: tuple[str, ...] = field(default=())
     groups: tuple[tuple[str, ...], ...] = ()
     reference: tuple[str, ...] = ()
+    execution: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
 
     def expand(self) -> list[RunPlan]:
-        """One :class:`RunPlan` per grid point, in a stable order with stable names."""
-        return expand(self.base, self.sweep, self.groups)
+        """One :class:`RunPlan` per grid point, in a stable order with stable names (configs truncated by
+        ``limits``, see :mod:`hessianlab.experiments.limits`)."""
+        return limit_plans(expand(self.base, self.sweep, self.groups), self.limits)
+
+    def limited(self, *, samples: int | None = None, epochs: int | None = None) -> "Spec":
+        """This spec truncated to at most ``samples`` samples and ``epochs`` epochs per run and analysis."""
+        limits = {**self.limits, **check_limits(samples, epochs)}
+        analyses = tuple(dataclasses.replace(a, params=limit_analysis_params(a.params, limits)) for a in self.analyses)
+        return dataclasses.replace(self, analyses=analyses, limits=limits)
 
     def default_out(self) -> Path:
         """``runs/<output>/<preset or 'default'>``."""
@@ -105,7 +119,8 @@ class Spec:
                 "analyses": [{"id": a.id, "kind": a.kind, **({"where": a.where} if a.where else {}), **a.params}
                              for a in self.analyses],
                 "claims": [dict(c) for c in self.claims], "presets": list(self.presets),
-                "reference": list(self.reference)}
+                "reference": list(self.reference), **({"execution": dict(self.execution)} if self.execution else {}),
+                **({"limits": dict(self.limits)} if self.limits else {})}
 
 
 def load_spec(path: str | Path, preset: str | None = None) -> Spec:
@@ -151,7 +166,7 @@ def parse_spec(data: Any, preset: str | None = None) -> Spec:
     output = _relative_path(merged.get("output", name), "output")
     analyses = _analyses(merged["analyses"], dict(sweep))
     spec = Spec(name, description, output, preset, base, sweep, analyses, _claims(merged.get("claims") or []),
-                tuple(presets), groups, _reference(merged.get("reference") or []))
+                tuple(presets), groups, _reference(merged.get("reference") or []), check_block(merged.get("execution")))
     _check_analysis_runs(spec.analyses, spec.expand(), groups)  # expand validates every grid point's config
     return spec
 
@@ -159,6 +174,9 @@ def parse_spec(data: Any, preset: str | None = None) -> Spec:
 def _apply_preset(spec: dict[str, Any], preset: dict[str, Any], where: str) -> None:
     if "description" in preset:
         spec["description"] = preset["description"]
+    if preset.get("execution") is not None:
+        spec["execution"] = {**check_block(spec.get("execution")),
+                             **check_block(preset["execution"], f"{where}.execution")}
     spec["base"] = {**mapping(spec.get("base") or {}, "base", None), **mapping(preset.get("base") or {}, f"{where}.base", None)}
     sweep = dict(mapping(spec.get("sweep") or {}, "sweep", None))
     for axis, values in mapping(preset.get("sweep") or {}, f"{where}.sweep", None).items():

@@ -239,6 +239,17 @@ class RunDir:
         self.catalog.put_result(self.run_id, kind, key, payload)
 
 
+def index_run(folder: Path, root: Path) -> None:
+    """Write the run in ``folder`` (its status and every result) into the catalog of ``root``."""
+    run = RunDir(Path(folder), root)
+    status = run.status if (run.path / STATUS).exists() else {"status": "created", "reason": "", "summary": {}}
+    run.catalog.upsert_run(run.run_id, run.config_hash, status["status"], run.config,
+                           {"reason": status.get("reason", ""), **status.get("summary", {})})
+    for kind, entries in run.results.items():
+        for key, payload in entries.items():
+            run.catalog.put_result(run.run_id, kind, key, payload)
+
+
 def reindex(root: Path) -> int:
     """Rebuild the catalog of ``root`` from the run directories below it; returns the number of runs.
 
@@ -253,16 +264,9 @@ def reindex(root: Path) -> int:
     count = 0
     for cfg in sorted(Path(root).rglob(CONFIG)):
         try:
-            run = RunDir(cfg.parent, root)
-            status = run.status if (run.path / STATUS).exists() else {"status": "created", "reason": "", "summary": {}}
-            results = run.results
+            index_run(cfg.parent, root)
         except StoreError as exc:
             log.warning("%s: left out of the catalog (%s)", cfg.parent, exc)
             continue
-        run.catalog.upsert_run(run.run_id, run.config_hash, status["status"], run.config,
-                               {"reason": status.get("reason", ""), **status.get("summary", {})})
-        for kind, entries in results.items():
-            for key, payload in entries.items():
-                run.catalog.put_result(run.run_id, kind, key, payload)
         count += 1
     return count
