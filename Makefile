@@ -2,7 +2,8 @@
 #   make test       set up .venv, install, run the test suite
 #   make reproduce  set up, then run the main reproduction job on offline data
 #   make docs       the documentation site (API reference from the docstrings) in build/site, warnings as errors
-#   make test-distributed  executors on a real local Ray cluster and submitit, paper presets end to end (long)
+#   make test-distributed  executors on a real local Ray cluster and submitit (CI runs it after make test)
+#   make test-paper  every paper preset end to end at tiny size on generated official-format files (long)
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup system test test-distributed reproduce bench docs clean
+.PHONY: setup system test test-distributed test-paper reproduce bench docs clean
 
 setup: $(STAMP)
 
@@ -28,11 +29,15 @@ system:
 test: setup system
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
-# the [ray] and [slurm] extras, then only the tests marked distributed or paper (make test leaves them out):
-# executors on a real Ray cluster and submitit, and every paper preset end to end at tiny size
+# the [ray] and [slurm] extras, then only the tests marked distributed (make test leaves them out):
+# executors on a real two-node Ray cluster and on submitit's local executor
 test-distributed: setup system
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,ray,slurm]'
-	$(BIN)/python -m pytest -p no:cacheprovider -m 'distributed or paper'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test,docs,pandas,ray,slurm]'
+	$(BIN)/python -m pytest -p no:cacheprovider -m distributed
+
+# every paper preset end to end at tiny size (generated CIFAR/SVHN/IDX files); long, not part of CI
+test-paper: setup system
+	$(BIN)/python -m pytest -p no:cacheprovider -m paper
 
 # every paper study at the quick preset; prints the verdict table per paper and every claim (runs/reproduce/quick)
 reproduce: setup system
