@@ -197,6 +197,18 @@ def test_warm_start_saves_passes_along_a_sequence() -> None:
     assert sum(warm_passes[1:]) * 2 <= sum(cold_passes[1:])
 
 
+def test_warm_single_vector_lambda1_stops_within_a_few_products() -> None:
+    """λ1 tracking: from the previous top vector of a slightly changed matrix, single-vector Lanczos needs
+    a handful of products (the cold solve waits for 11 Krylov vectors before its first test)."""
+    A0, A1 = _drifting(2, 1e-4)
+    prev = lanczos(MatrixOperator(A0), 1, tol=1e-8)
+    warm = top_eigenpairs(MatrixOperator(A1), k=1, method="lanczos", tol=1e-6, v0=prev)
+    cold = top_eigenpairs(MatrixOperator(A1), k=1, method="lanczos", tol=1e-6)
+    check_pairs(A1, warm, "LA", 1e-6)
+    assert warm.num_passes <= 5 < cold.num_passes
+    assert abs(float(warm.eigenvalues[0] - cold.eigenvalues[0])) <= 2e-6 * abs(float(cold.eigenvalues[0]))
+
+
 def test_warm_start_block_tensor_and_vector() -> None:
     A = _matrix(spectrum("mixed"), seed=14)
     _, U = reference(A, "LA", 3)
