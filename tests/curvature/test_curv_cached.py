@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from hessianlab.curvature import hvp as hvp_module
 from hessianlab.curvature.dense import dense_hessian
-from hessianlab.curvature.param_hessian import ParamHessian
+from hessianlab.curvature.param_hessian import AUTO_MATVEC_METHOD, ParamHessian
 from hessianlab.errors import ConfigError
 
 F64 = torch.float64
@@ -77,7 +77,7 @@ def test_explicit_cached_over_chunks_equals_unchunked(kind: str) -> None:
 def test_auto_caches_one_chunk_only() -> None:
     net, data = make_net("mlp", "relu"), make_data("mlp")
     v = vec(sum(p.numel() for p in net.parameters()))
-    for chunk, used, held in ((None, "cached", 1), (N, "cached", 1), (N + 5, "cached", 1), (5, "fwd_rev", 0)):
+    for chunk, used, held in ((None, "cached", 1), (N, "cached", 1), (N + 5, "cached", 1), (5, AUTO_MATVEC_METHOD, 0)):
         op = ParamHessian(net, None, data, chunk_size=chunk, dtype=F64)
         assert op.settings["hvp_method_used"] is None and op.settings["cached_chunks"] is None
         op.matvec(v)

@@ -8,7 +8,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from hessianlab.curvature.dense import dense_hessian
-from hessianlab.curvature.param_hessian import ParamHessian, gradient, loss, loss_and_gradient
+from hessianlab.curvature.param_hessian import (
+    AUTO_BLOCK_METHOD, AUTO_MATVEC_METHOD, ParamHessian, gradient, loss, loss_and_gradient,
+)
 
 N = 12
 
@@ -177,11 +179,13 @@ def test_auto_falls_back_to_double_backward_and_records_it() -> None:
     torch.testing.assert_close(auto.matmat(V), torch.stack([hv, 2 * hv], dim=1))
 
 
-def test_auto_resolves_to_fwd_rev_on_plain_nets() -> None:
+def test_auto_resolves_to_the_measured_defaults_on_plain_nets() -> None:
     net, data = make_net("mlp", "relu"), make_data("mlp")
     op = ParamHessian(net, None, data, dtype=torch.float64, chunk_size=5)  # one chunk would be 'cached'
     op.matmat(torch.eye(op.size, dtype=torch.float64)[:, :2])
-    assert op.settings["hvp_method_used"] == "fwd_rev"
+    assert (op.settings["hvp_method_used"], op.settings["block_method_used"]) == (None, AUTO_BLOCK_METHOD)
+    op.matvec(torch.ones(op.size, dtype=torch.float64))
+    assert op.settings["hvp_method_used"] == AUTO_MATVEC_METHOD
 
 
 def test_float32_path() -> None:

@@ -3,6 +3,8 @@
 Operators (all :class:`LinearOperator`: ``size``, ``dtype``, ``device``, ``matvec``, ``matmat``, ``settings``)::
 
     ParamHessian(model, loss_fn, data, *, samples='all'|N|indices, seed, chunk_size, params, mode, dtype)
+        data: (x, y) tensors, a Dataset, or a re-iterable of batches (DataLoader; see hessianlab.data.source)
+        loss_fn: loss(output, target) with reduction='mean', or BatchLoss(fn(model, batch)) for any batch
     GGN(...)                      generalised Gauss-Newton J^T H_loss J, same data semantics
     ResidualCurvature(H, G)       H - GGN: the network's own second-order part
     InputHessian(model, loss_fn, x, y)   per-sample input Hessians of a batch (block diagonal)
@@ -37,6 +39,7 @@ from hessianlab.curvature.input_hessian import (
 )
 from hessianlab.curvature.input_stats import InputStats, Summary, Theorem1Report, input_stats, theorem1_check
 from hessianlab.curvature.lanczos import lanczos
+from hessianlab.curvature.losses import BatchLoss
 from hessianlab.curvature.modes import model_mode
 from hessianlab.curvature.operator import FunctionOperator, LinearOperator, MatrixOperator
 from hessianlab.curvature.param_hessian import ParamHessian, gradient, loss, loss_and_gradient
@@ -45,9 +48,11 @@ from hessianlab.curvature.results import EigenResult
 from hessianlab.curvature.trace import TraceResult, hutchinson_trace
 
 __all__ = [
-    "GGN", "CurvaturePair", "block_lanczos", "DensityResult", "EigenResult", "FunctionOperator", "InputEigenResult", "InputHessian",
+    "BatchLoss", "GGN", "CurvaturePair", "DensityResult", "EigenResult", "FunctionOperator", "InputEigenResult",
+    "InputHessian", "block_lanczos",
     "InputStats", "LinearOperator", "MatrixOperator", "ParamHessian", "ResidualCurvature", "Summary",
     "Theorem1Report", "TraceResult", "dense_hessian", "dense_input_hessian", "gradient", "hessian_and_ggn",
-    "hutchinson_trace", "hutchpp_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue", "lanczos", "loss",
+    "hutchinson_trace", "hutchpp_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue",
+    "lanczos", "loss",
     "loss_and_gradient", "model_mode", "power_iteration", "spectral_density", "theorem1_check", "top_eigenpairs",
 ]

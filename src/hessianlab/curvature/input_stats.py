@@ -17,7 +17,7 @@ import torch.nn as nn
 from hessianlab.curvature.hvp import LossFn
 from hessianlab.curvature.input_hessian import InputHessian, batched_lanczos, input_top_eigenvalue, logit_jacobian
 from hessianlab.curvature.modes import model_mode
-from hessianlab.curvature.param_hessian import Samples, resolve_data, select_samples
+from hessianlab.data.source import Samples, as_batches
 from hessianlab.errors import ConfigError
 
 
@@ -62,24 +62,29 @@ def input_stats(
     tol: float = 1e-3,
     dtype: torch.dtype = torch.float32,
 ) -> InputStats:
-    """λ1^x and ``||∇_x ℓ||`` for the chosen samples, ``batch_size`` samples per batched pass (eval mode)."""
+    """λ1^x and ``||∇_x ℓ||`` for the chosen samples, ``batch_size`` samples per batched pass (eval mode).
+
+    ``data``: ``(x, y)`` tensors, a Dataset or a re-iterable of ``(x, y)`` batches such as a DataLoader
+    (see :func:`hessianlab.data.source.as_batches`; ``samples`` selects from in-memory data only). Batches
+    are split into at most ``batch_size`` samples and go to the model's device one at a time; the Lanczos
+    start of the batch beginning at sample ``s`` (in pass order) is seeded with ``seed + s``.
+    """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    x, y = resolve_data(data)
-    idx = select_samples(x.shape[0], samples, seed)
-    order = torch.arange(x.shape[0]) if idx is None else idx
+    device = next(model.parameters()).device
+    source = as_batches(data, samples=samples, seed=seed, chunk_size=batch_size, device=device)
     eigs, norms, conv = [], [], []
-    for start in range(0, order.numel(), batch_size):
-        sel = order[start : start + batch_size]
-        xb, yb = x[sel], y[sel]
+    start = 0
+    for (xb, yb), _ in source:
         res = input_top_eigenvalue(model, xb, yb, loss_fn=loss_fn, iters=iters, tol=tol, seed=seed + start, dtype=dtype)
         g = InputHessian(model, loss_fn, xb, yb, dtype=dtype).gradient()
         eigs.append(res.eigenvalues)
         norms.append(g.reshape(g.shape[0], -1).norm(dim=1))
         conv.append(res.converged)
+        start += xb.shape[0]
     eig, norm = torch.cat(eigs), torch.cat(norms)
     settings = {
-        "samples": int(order.numel()), "N": int(x.shape[0]), "seed": seed, "iters": iters, "tol": tol,
+        "samples": source.num_samples, "N": source.dataset_size, "seed": seed, "iters": iters, "tol": tol,
         "dtype": str(dtype).removeprefix("torch."), "mode": "eval", "batch_size": batch_size,
     }
     return InputStats(eig, norm, torch.cat(conv), Summary.of(eig), Summary.of(norm), settings)

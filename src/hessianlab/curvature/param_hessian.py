@@ -3,78 +3,53 @@
 Data semantics (shared with :class:`hessianlab.curvature.ggn.GGN` through
 :class:`DatasetCurvatureOperator`):
 
-* ``data`` is ``(x, y)`` with shapes ``(N, ...)`` / ``(N,)`` or an object with ``.images`` and ``.labels``
-  (a :class:`hessianlab.data.Dataset`).
-* ``loss_fn(logits, y)`` must use ``reduction='mean'`` (default ``torch.nn.functional.cross_entropy``).
-  The operator is the Hessian of ``(1/n) Σ_{i in S} loss_i`` over exactly the chosen samples ``S``.
+* ``data`` is anything :func:`hessianlab.data.source.as_batches` accepts: ``(x, y)`` tensors shaped
+  ``(N, ...)`` / ``(N, ...)``, a :class:`hessianlab.data.Dataset`, or a re-iterable of batches (a
+  ``torch.utils.data.DataLoader``, a list of batches, a function returning a fresh iterator). Batches go to
+  the model's device one at a time; loaders with random augmentation are refused (what is checked is
+  documented in :mod:`hessianlab.data.determinism`).
+* ``loss_fn(output, target)`` with ``reduction='mean'`` (default ``torch.nn.functional.cross_entropy``;
+  regression losses such as ``mse_loss`` with float targets work the same), or
+  :class:`~hessianlab.curvature.losses.BatchLoss` ``fn(model, batch)`` for batches that are not ``(x, y)``.
+  The operator is the Hessian of ``(1/N) Σ_{i in S} loss_i`` over exactly the chosen samples ``S``.
 * ``samples='all'`` | ``int`` (seeded random subset without replacement: the sub-sampled Hessian) |
-  explicit indices. Chunks of at most ``chunk_size`` samples are weighted by ``n_c / n``, so products do
-  not depend on ``chunk_size``; peak memory is bounded by one chunk.
-* ``params``: ``None`` (all), a list of names or a regex (block Hessian); see
-  :func:`hessianlab.curvature.params.select_param_names`.
+  explicit indices; in-memory data only (for a loader, pass a loader over the subset). Batches (chunks of
+  at most ``chunk_size`` samples, or the loader's batches, split further by ``chunk_size``) are weighted by
+  ``n_b / N``, so products do not depend on the batching; peak memory is bounded by one batch.
+* ``params``: ``None`` (every parameter with ``requires_grad``), a list of names or a regex (block
+  Hessian); see :func:`hessianlab.curvature.params.select_param_names`.
 * ``mode='eval' | 'train'`` is set around every product and restored afterwards. Train mode uses batch
-  statistics in BatchNorm (refused together with chunking, as chunks would change the operator) and
+  statistics in BatchNorm (refused with more than one batch, as batches would change the operator) and
   refuses active Dropout (random masks would make products random).
 * The operator is taken at the parameters the model has *at construction*; it holds dtype-cast copies.
+* Cost: ``num_passes`` counts passes over the data; :meth:`DatasetCurvatureOperator.matmat` computes all
+  ``k`` columns of a block in ONE pass (one forward per batch shared by the ``k`` products).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hessianlab.curvature.hvp import GradientGraph, Objective, LossFn, TensorDict, check_hvp_method
+from hessianlab.curvature.hvp import GradientGraph, Objective, TensorDict, check_hvp_method
+from hessianlab.curvature.losses import BatchLoss, LossFn, loss_name
 from hessianlab.curvature.modes import check_mode, model_mode
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.params import ParamSelection, param_spec
+from hessianlab.data.source import Samples, as_batches, resolve_data, select_samples
 from hessianlab.errors import ConfigError
 
-Samples = str | int | Sequence[int] | torch.Tensor
-
-
-def resolve_data(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x, y)`` from a tuple or from an object with ``.images`` / ``.labels``; checks matching ``N``."""
-    if hasattr(data, "images") and hasattr(data, "labels"):
-        x, y = data.images, data.labels
-    elif isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = data
-    else:
-        raise ConfigError("data must be (x, y) tensors or a Dataset with .images and .labels")
-    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)) or x.shape[0] != y.shape[0]:
-        raise ConfigError("data x and y must be tensors with the same first dimension N")
-    if x.shape[0] == 0:
-        raise ConfigError("data is empty; pass at least one sample")
-    return x, y
-
-
-def select_samples(n_total: int, samples: Samples, seed: int) -> torch.Tensor | None:
-    """Sorted sample indices, or ``None`` for all ``n_total`` samples.
-
-    ``int``: a random subset of that size without replacement, drawn from ``torch.Generator`` seeded
-    with ``seed``; a sequence/tensor: explicit distinct indices in ``[0, n_total)``.
-    """
-    if isinstance(samples, str):
-        if samples != "all":
-            raise ConfigError(f"samples must be 'all', an int or indices, got {samples!r}")
-        return None
-    if isinstance(samples, int) and not isinstance(samples, bool):
-        if not 1 <= samples <= n_total:
-            raise ConfigError(f"samples={samples} must be in [1, {n_total}] (the dataset size)")
-        gen = torch.Generator().manual_seed(int(seed))
-        return torch.randperm(n_total, generator=gen)[:samples].sort().values
-    idx = torch.as_tensor(samples, dtype=torch.long).reshape(-1)
-    if idx.numel() == 0 or idx.min() < 0 or idx.max() >= n_total:
-        raise ConfigError(f"sample indices must be non-empty and within [0, {n_total})")
-    if idx.unique().numel() != idx.numel():
-        raise ConfigError("sample indices contain duplicates; pass distinct indices")
-    return idx
+__all__ = [  # resolve_data / select_samples / Samples are re-exported for existing importers
+    "AUTO_BLOCK_METHOD", "AUTO_MATVEC_METHOD", "DatasetCurvatureOperator", "ParamHessian", "Samples",
+    "check_train_mode", "gradient", "loss", "loss_and_gradient", "resolve_data", "select_samples",
+]
 
 
 def check_train_mode(model: nn.Module, mode: str, chunked: bool) -> None:
-    """Refuse train mode where it makes the operator ill-defined: BatchNorm with chunking (each chunk
+    """Refuse train mode where it makes the operator ill-defined: BatchNorm with several batches (each
     would use its own batch statistics) and active Dropout (random masks)."""
     if mode != "train":
         return
@@ -87,16 +62,17 @@ def check_train_mode(model: nn.Module, mode: str, chunked: bool) -> None:
 
 
 class DatasetCurvatureOperator(LinearOperator):
-    """Base of curvature operators over a dataset (data, samples, chunks, params, mode, dtype).
+    """Base of curvature operators over a dataset (data, samples, batches, params, mode, dtype).
 
-    Subclasses implement ``_chunk_product(x, y, v) -> dict`` (product for the mean loss of one chunk)
-    and may implement ``_chunk_product_batched(x, y, V) -> dict | None`` for :meth:`matmat`.
+    Subclasses implement ``_batch_product(batch, v) -> dict`` (the product for the mean loss of one
+    batch) and ``_batch_block(batch, V) -> dict`` (``k`` products at once, ``V`` holding ``(k, *shape)``
+    tensors). ``source`` is the :class:`~hessianlab.data.source.BatchSource` of the data.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        loss_fn: LossFn | None,
+        loss_fn: LossFn | BatchLoss | None,
         data: Any,
         *,
         samples: Samples = "all",
@@ -106,26 +82,24 @@ class DatasetCurvatureOperator(LinearOperator):
         mode: str = "eval",
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        self.x, self.y = resolve_data(data)
-        self.sample_indices = select_samples(self.x.shape[0], samples, seed)
-        self.num_samples = self.x.shape[0] if self.sample_indices is None else int(self.sample_indices.numel())
         self.mode = check_mode(mode)
-        if chunk_size is not None and chunk_size < 1:
-            raise ConfigError(f"chunk_size must be a positive int or None, got {chunk_size}")
-        check_train_mode(model, self.mode, chunk_size is not None and chunk_size < self.num_samples)
         if not dtype.is_floating_point:
             raise ConfigError(f"dtype must be a floating type, got {dtype}")
-        self.model = model
-        self.loss_fn: LossFn = loss_fn or F.cross_entropy
         self.spec = param_spec(model, params)
+        device = next(model.parameters()).device
+        self.loss_fn: LossFn | BatchLoss = loss_fn or F.cross_entropy
+        self.source = as_batches(data, samples=samples, seed=seed, chunk_size=chunk_size, device=device,
+                                 dtype=dtype, structured=isinstance(self.loss_fn, BatchLoss))
+        self.sample_indices = self.source.sample_indices
+        self.num_samples = self.source.num_samples
+        check_train_mode(model, self.mode, self.source.num_batches > 1)
+        self.model = model
         self.chunk_size = chunk_size
         self._params_arg = params
         self._seed = seed
         self._selection = "all" if isinstance(samples, str) else "random" if isinstance(samples, int) else "indices"
-        device = next(model.parameters()).device
         super().__init__(self.spec.size, dtype, device)
         self.objective = Objective(model, self.loss_fn, self.spec, dtype, train_mode=self.mode == "train")
-        self._vmap_ok: bool | None = None
 
     # -- layout -------------------------------------------------------------------------------------
     @property
@@ -148,9 +122,8 @@ class DatasetCurvatureOperator(LinearOperator):
     def settings(self) -> Mapping[str, Any]:
         return {
             **super().settings,
-            "loss": getattr(self.loss_fn, "__name__", type(self.loss_fn).__name__),
-            "N": int(self.x.shape[0]),
-            "samples": self.num_samples,
+            "loss": loss_name(self.loss_fn),
+            **self.source.settings,
             "sample_selection": self._selection,
             "seed": self._seed,
             "mode": self.mode,
@@ -160,70 +133,53 @@ class DatasetCurvatureOperator(LinearOperator):
 
     # -- data -------------------------------------------------------------------------------------
     @property
-    def _chunk_step(self) -> int:
-        return self.num_samples if self.chunk_size is None else min(self.chunk_size, self.num_samples)
-
-    @property
     def num_chunks(self) -> int:
-        """Number of chunks the samples are split into (``1`` when ``chunk_size`` is ``None``)."""
-        return -(-self.num_samples // self._chunk_step)
+        """Batches per pass over the data (``1`` for in-memory data with ``chunk_size=None``)."""
+        return self.source.num_batches
 
-    def chunks(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
-        """Yield ``(x_c, y_c, n_c / n)`` with inputs cast to the operator dtype and device."""
-        n, step = self.num_samples, self._chunk_step
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            if self.sample_indices is None:
-                xc, yc = self.x[start:stop], self.y[start:stop]
-            else:
-                idx = self.sample_indices[start:stop]
-                xc, yc = self.x[idx], self.y[idx]
-            xc = xc.to(self.device, self.dtype)
-            yc = yc.to(self.device, self.dtype) if yc.is_floating_point() else yc.to(self.device)
-            yield xc, yc, (stop - start) / n
+    def chunks(self) -> Iterator[tuple[Any, float]]:
+        """One pass: ``(batch, n_b / N)`` with the batch on the operator's device and dtype."""
+        return iter(self.source)
 
     # -- products ---------------------------------------------------------------------------------
-    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: TensorDict) -> TensorDict:
+    def _batch_product(self, batch: Any, v: TensorDict) -> TensorDict:
         raise NotImplementedError
 
-    def _chunk_product_batched(self, x: torch.Tensor, y: torch.Tensor, V: TensorDict) -> TensorDict | None:
-        return None
+    def _batch_block(self, batch: Any, V: TensorDict) -> TensorDict:
+        raise NotImplementedError
 
     def _matvec(self, v: torch.Tensor) -> torch.Tensor:
         vd = self.spec.unflatten(v.to(self.dtype))
         out = torch.zeros(self.size, dtype=self.dtype, device=self.device)
         with model_mode(self.model, self.mode):
-            for xc, yc, w in self.chunks():
-                out.add_(self.spec.flatten(self._chunk_product(xc, yc, vd)), alpha=w)
+            for batch, w in self.chunks():
+                out.add_(self.spec.flatten(self._batch_product(batch, vd)), alpha=w)
         return out
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """``A @ V`` for ``V`` ``(P, k)``: one ``vmap``-batched pass per chunk when the subclass supports
-        it (memory ~ k times a product), otherwise column by column."""
+        """``A @ V`` for ``V`` ``(P, k)`` in ONE pass over the data: per batch, the ``k`` products share
+        its forward pass (see the subclass for how). Counts ``k`` products and one pass."""
         if V.dim() != 2 or V.shape[0] != self.size:
             raise ValueError(f"matmat expects shape ({self.size}, k), got {tuple(V.shape)}")
-        if self._vmap_ok is not False:
-            try:
-                out = self._matmat_batched(V)
-            except (RuntimeError, NotImplementedError):
-                out = None
-            self._vmap_ok = out is not None
-            if out is not None:
-                self.num_matvecs += V.shape[1]
-                self.num_passes += 1
-                return out
-        return super().matmat(V)
+        out = self._matmat(V)
+        self.num_matvecs += V.shape[1]
+        self.num_passes += 1
+        return out
 
-    def _matmat_batched(self, V: torch.Tensor) -> torch.Tensor | None:
+    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
         Vd = self.spec.unflatten_batch(V.T.to(self.dtype))
         out = torch.zeros(V.shape[1], self.size, dtype=self.dtype, device=self.device)
         with model_mode(self.model, self.mode):
-            for xc, yc, w in self.chunks():
-                res = self._chunk_product_batched(xc, yc, Vd)
-                if res is None:
-                    return None
-                out.add_(self.spec.flatten_batch(res), alpha=w)
+            for batch, w in self.chunks():
+                out.add_(self.spec.flatten_batch(self._batch_block(batch, Vd)), alpha=w)
         return out.T
+
+
+AUTO_MATVEC_METHOD = "fwd_rev"
+"""What ``hvp_method='auto'`` uses for single products over several batches (chosen by bench/bench_hvp_block.py)."""
+AUTO_BLOCK_METHOD = "fwd_rev"
+"""What ``'auto'`` uses for block products over several batches (chosen by bench/bench_hvp_block.py)."""
+_OTHER = {"fwd_rev": "double_backward", "double_backward": "fwd_rev"}
 
 
 class ParamHessian(DatasetCurvatureOperator):
@@ -231,36 +187,49 @@ class ParamHessian(DatasetCurvatureOperator):
 
     ``hvp_method``:
 
-    * ``'cached'``: at the first product, build every chunk's gradient graph once
+    * ``'cached'``: at the first product, build every batch's gradient graph once
       (:class:`~hessianlab.curvature.hvp.GradientGraph`: ``create_graph=True`` on the private parameter
-      snapshot); each product is then one backward pass per chunk through the retained graphs, and
-      :meth:`matmat` loops over columns (``is_grads_batched`` was measured 1.2-1.6x slower per column on
-      CPU). Memory scales with the data: the graphs (activations and first backward) of *all* chunks are
-      held until :meth:`release`.
-    * ``'fwd_rev'`` (forward-over-reverse) and ``'double_backward'``: recompute the forward and first
-      backward pass for every product; peak memory is one chunk.
-    * ``'auto'``: ``'cached'`` when the samples form one chunk (``chunk_size is None or >= samples``), so
-      the memory bound stays one chunk (its graph is held between products); with several chunks, or
-      when double backward fails on the first product, forward-over-reverse with a double-backward
-      fallback on ``NotImplementedError``/``RuntimeError``.
+      snapshot); each product is then one backward pass per batch through the retained graphs, and
+      :meth:`matmat` loops over columns. Memory scales with the data: the graphs (activations and first
+      backward) of *all* batches are held until :meth:`release`.
+    * ``'double_backward'``: per batch, build the gradient graph, run one backward pass per vector
+      through it (all ``k`` columns of a block share the graph), drop it; peak memory is one batch's graph.
+    * ``'fwd_rev'``: per batch, forward-over-reverse (``jvp`` of ``grad``); a block is ``vmap`` over the
+      ``k`` tangents (one forward and backward of the batch shared by all; memory ~ ``k`` times a product's
+      tangents, so choose ``chunk_size`` / the loader's batch size with ``k`` in mind). In torch 2.13 it
+      raises on ``mse_loss`` ("ZeroTensors are immutable"); ``'auto'`` then falls back.
+    * ``'auto'``: ``'cached'`` when the samples form one batch, so the memory bound stays one batch (its
+      graph is held between products); otherwise :data:`AUTO_MATVEC_METHOD` for :meth:`matvec` and
+      :data:`AUTO_BLOCK_METHOD` for :meth:`matmat`, falling back to the other method when the first batch
+      raises ``NotImplementedError``/``RuntimeError`` (a model ``torch.func`` or double backward cannot
+      handle).
 
-    ``settings['hvp_method_used']`` records the method (``None`` until the first product under
-    ``'auto'``) and ``settings['cached_chunks']`` how many chunk graphs the cached path holds (``0`` for
-    the other methods). The operator is a snapshot of the parameters taken at construction: later changes
-    to the model are never seen, cached graphs or not. See the module docstring for the data semantics.
+    ``settings['hvp_method_used']`` / ``settings['block_method_used']`` record the method of single and
+    block products (``None`` until the first one under ``'auto'``) and ``settings['cached_chunks']`` how
+    many batch graphs the cached path holds (``0`` for the other methods). The operator is a snapshot of
+    the parameters taken at construction: later changes to the model are never seen, cached graphs or not.
+    See the module docstring for the data semantics.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn | None, data: Any, *, hvp_method: str = "auto", **kw: Any):
+    def __init__(self, model: nn.Module, loss_fn: LossFn | BatchLoss | None, data: Any, *, hvp_method: str = "auto",
+                 **kw: Any):
         super().__init__(model, loss_fn, data, **kw)
         self.hvp_method = check_hvp_method(hvp_method)
-        self.hvp_method_used: str | None = None if hvp_method == "auto" else hvp_method
+        fixed = None if hvp_method == "auto" else hvp_method
+        self._used: dict[str, str | None] = {"matvec": fixed, "block": fixed}
         self._graphs: list[tuple[GradientGraph, float]] | None = None
 
     @property
+    def hvp_method_used(self) -> str | None:
+        """The method single products use (``None`` until resolved under ``'auto'``)."""
+        return self._used["matvec"]
+
+    @property
     def settings(self) -> Mapping[str, Any]:
-        used = self.hvp_method_used
+        used = self._used["matvec"] or self._used["block"]
         cached = None if used is None else self.num_chunks if used == "cached" else 0
-        return {**super().settings, "hvp_method": self.hvp_method, "hvp_method_used": used, "cached_chunks": cached}
+        return {**super().settings, "hvp_method": self.hvp_method, "hvp_method_used": self._used["matvec"],
+                "block_method_used": self._used["block"], "cached_chunks": cached}
 
     def release(self) -> None:
         """Free the cached gradient graphs; the next cached product rebuilds them."""
@@ -268,60 +237,65 @@ class ParamHessian(DatasetCurvatureOperator):
 
     # -- cached path --------------------------------------------------------------------------------
     def _cached_graphs(self) -> list[tuple[GradientGraph, float]]:
-        """``(graph, n_c / n)`` per chunk, built at the first call."""
+        """``(graph, n_b / N)`` per batch, built at the first call."""
         if self._graphs is None:
             with model_mode(self.model, self.mode):
-                self._graphs = [(GradientGraph(self.objective, xc, yc), w) for xc, yc, w in self.chunks()]
+                self._graphs = [(GradientGraph(self.objective, batch), w) for batch, w in self.chunks()]
         return self._graphs
 
     def _try_cached(self, product: Callable[[], torch.Tensor]) -> torch.Tensor | None:
         """``product()`` on the cached path, or ``None`` when it does not apply: another method, or
-        ``'auto'`` over several chunks, or ``'auto'`` on a model that fails double backward."""
-        if self.hvp_method_used == "cached":
+        ``'auto'`` over several batches, or ``'auto'`` on a model that fails double backward."""
+        if "cached" in self._used.values():
             return product()
-        if self.hvp_method_used is not None or self.num_chunks > 1:
+        if self.hvp_method != "auto" or any(self._used.values()) or self.num_chunks > 1:
             return None
         try:
             out = product()
         except (NotImplementedError, RuntimeError):
             self.release()
+            self._used = {"matvec": "fwd_rev", "block": "fwd_rev"}
             return None
-        self.hvp_method_used = "cached"
+        self._used = {"matvec": "cached", "block": "cached"}
         return out
 
-    def _cached_matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """``H v`` for flat ``v`` ``(P,)`` through the retained graphs, chunk-weighted."""
-        vd = self.spec.unflatten(v.to(self.dtype))
-        out = torch.zeros(self.size, dtype=self.dtype, device=self.device)
+    def _cached_matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """``H V`` for ``V`` ``(P, k)`` through the retained graphs (one backward per column and batch)."""
+        Vd = self.spec.unflatten_batch(V.T.to(self.dtype))
+        out = torch.zeros(V.shape[1], self.size, dtype=self.dtype, device=self.device)
         for graph, w in self._cached_graphs():
-            out.add_(self.spec.flatten(graph.hvp(vd)), alpha=w)
-        return out
+            out.add_(self.spec.flatten_batch(graph.hvp_block(Vd)), alpha=w)
+        return out.T
 
     # -- products -----------------------------------------------------------------------------------
     def _matvec(self, v: torch.Tensor) -> torch.Tensor:
-        out = self._try_cached(lambda: self._cached_matvec(v))
+        out = self._try_cached(lambda: self._cached_matmat(v[:, None])[:, 0])
         return super()._matvec(v) if out is None else out
 
-    def _matmat_batched(self, V: torch.Tensor) -> torch.Tensor | None:
-        out = self._try_cached(lambda: torch.stack([self._cached_matvec(c) for c in V.T.to(self.dtype)], dim=1))
-        return super()._matmat_batched(V) if out is None else out
+    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
+        out = self._try_cached(lambda: self._cached_matmat(V))
+        return super()._matmat(V) if out is None else out
 
-    def _chunk_product(self, x: torch.Tensor, y: torch.Tensor, v: TensorDict) -> TensorDict:
-        if self.hvp_method_used is None:
-            try:
-                out = self.objective.hvp(x, y, v, "fwd_rev")
-                self.hvp_method_used = "fwd_rev"
-                return out
-            except (NotImplementedError, RuntimeError):
-                self.hvp_method_used = "double_backward"
-        return self.objective.hvp(x, y, v, self.hvp_method_used)
-
-    def _chunk_product_batched(self, x: torch.Tensor, y: torch.Tensor, V: TensorDict) -> TensorDict | None:
-        if self.hvp_method_used == "double_backward":
-            return None
-        out = self.objective.hvp_batched(x, y, V)
-        self.hvp_method_used = "fwd_rev"
+    def _resolved(self, kind: str, compute: Callable[[str], TensorDict]) -> TensorDict:
+        """``compute(method)`` with the method of ``kind`` (``'matvec'``/``'block'``), resolving ``'auto'``
+        on the first batch: the measured default, else the other method when it raises."""
+        method = self._used[kind]
+        if method is not None:
+            return compute(method)
+        first = AUTO_MATVEC_METHOD if kind == "matvec" else AUTO_BLOCK_METHOD
+        try:
+            out = compute(first)
+        except (NotImplementedError, RuntimeError):
+            first = _OTHER[first]
+            out = compute(first)
+        self._used[kind] = first
         return out
+
+    def _batch_product(self, batch: Any, v: TensorDict) -> TensorDict:
+        return self._resolved("matvec", lambda m: self.objective.hvp(batch, v, m))
+
+    def _batch_block(self, batch: Any, V: TensorDict) -> TensorDict:
+        return self._resolved("block", lambda m: self.objective.hvp_block(batch, V, m))
 
 
 def loss_and_gradient(op: DatasetCurvatureOperator) -> tuple[float, torch.Tensor]:
@@ -329,22 +303,22 @@ def loss_and_gradient(op: DatasetCurvatureOperator) -> tuple[float, torch.Tensor
     total = torch.zeros(op.size, dtype=op.dtype, device=op.device)
     value = 0.0
     with model_mode(op.model, op.mode):
-        for xc, yc, w in op.chunks():
-            lc, gc = op.objective.loss_and_grad(xc, yc)
+        for batch, w in op.chunks():
+            lc, gc = op.objective.loss_and_grad(batch)
             total.add_(op.spec.flatten(gc), alpha=w)
             value += w * float(lc)
     return value, total
 
 
 def gradient(op: DatasetCurvatureOperator) -> torch.Tensor:
-    """Full-batch gradient ``(P,)`` over the operator's samples (chunk-weighted, exact)."""
+    """Full-batch gradient ``(P,)`` over the operator's samples (batch-weighted, exact)."""
     return loss_and_gradient(op)[1]
 
 
 def loss(op: DatasetCurvatureOperator) -> float:
-    """Mean loss over the operator's samples (chunk-weighted, exact), without derivatives."""
+    """Mean loss over the operator's samples (batch-weighted, exact), without derivatives."""
     value = 0.0
     with torch.no_grad(), model_mode(op.model, op.mode):
-        for xc, yc, w in op.chunks():
-            value += w * float(op.objective.closure(xc, yc)(op.objective.point))
+        for batch, w in op.chunks():
+            value += w * float(op.objective.closure(batch)(op.objective.point))
     return value

@@ -64,12 +64,16 @@ class ParamSpec:
 def select_param_names(model: nn.Module, params: ParamSelection = None) -> tuple[str, ...]:
     """Names of the selected parameters, in ``model.named_parameters()`` order.
 
-    ``params`` is ``None`` (all parameters), a list of exact names, or a regular expression string
-    matched with ``re.search`` against each name (e.g. ``r"^fc2\\."`` or ``"bias"``).
+    ``params`` is ``None`` (every parameter with ``requires_grad=True``), a list of exact names, or a
+    regular expression string matched with ``re.search`` against each name (e.g. ``r"^fc2\\."`` or
+    ``"bias"``); names and regexes may select frozen parameters explicitly.
     """
     all_names = [n for n, _ in model.named_parameters()]
     if params is None:
-        chosen = all_names
+        chosen = [n for n, p in model.named_parameters() if p.requires_grad]
+        if not chosen:
+            raise ConfigError("the model has no parameter with requires_grad=True; unfreeze some "
+                              "(p.requires_grad_(True)) or select them with params=...")
     elif isinstance(params, str):
         try:
             pattern = re.compile(params)

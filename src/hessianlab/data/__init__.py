@@ -10,6 +10,9 @@ Public API::
     BatchIterator(data, *, batch_size, shuffle=True, seed=0, augment=None, drop_last=False)
     make_synthetic(n, shape=(1, 8, 8), num_classes=10, seed=0, *, noise=0.2, centers_seed=None)
     download_dataset(name, root=None, *, sources=None) -> Path
+    as_batches(data, *, samples, seed, chunk_size, device, dtype, structured) -> BatchSource
+        one data notion for analyses: tensors, a Dataset or a re-iterable of batches (DataLoader),
+        yielding (batch, n_b / N) one batch at a time (see hessianlab.data.source / .determinism)
 
 See :mod:`hessianlab.data.registry` for where files are looked up and :mod:`hessianlab.data.loader` for
 the batching contract.
@@ -28,11 +31,12 @@ from hessianlab.data.registry import (
     locate,
     resolve_default_dataset,
 )
+from hessianlab.data.source import BatchSource, as_batches
 from hessianlab.data.subset import stratified_subset
 from hessianlab.data.types import Dataset, DatasetInfo, DatasetMeta
 
 __all__ = [
-    "DATASET_NAMES", "DEFAULT_DATASET", "FALLBACK_DATASET", "SOURCES", "BatchIterator", "Dataset", "DatasetInfo",
-    "DatasetMeta", "Epoch", "RemoteFile", "augment", "available_datasets", "default_root", "download_dataset",
+    "DATASET_NAMES", "DEFAULT_DATASET", "FALLBACK_DATASET", "SOURCES", "BatchIterator", "BatchSource", "Dataset", "DatasetInfo",
+    "DatasetMeta", "Epoch", "RemoteFile", "as_batches", "augment", "available_datasets", "default_root", "download_dataset",
     "load_dataset", "locate", "make_synthetic", "resolve_default_dataset", "stratified_subset", "translate",
 ]
