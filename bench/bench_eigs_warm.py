@@ -7,7 +7,8 @@ Every ``--steps-between`` SGD updates (lr 0.01, momentum 0.9, batch 64) the Hess
 solver (b = 8) and λ1 alone with single-vector Lanczos (λ1 per epoch, ABS checks). Recorded per check: passes,
 products, seconds, the eigenvalue difference warm vs cold relative to the tolerance bound.
 
-Writes ``bench/results/eigs_warm.json``. Usage: ``python bench/bench_eigs_warm.py [--checks 5]``.
+Writes ``bench/results/eigs_warm.json``. Usage: ``python bench/bench_eigs_warm.py [--checks 5]
+[--problems top20_block8,lambda1_lanczos]``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=512)
     ap.add_argument("--checks", type=int, default=5)
     ap.add_argument("--steps-between", type=int, default=16)
+    ap.add_argument("--problems", default="top20_block8,lambda1_lanczos")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -45,8 +47,9 @@ def main() -> int:
     xh, yh = x[: args.images], y[: args.images]
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     gen = torch.Generator().manual_seed(1)
-    problems = {"top20_block8": {"k": 20, "method": "block", "block_size": 8},
-                "lambda1_lanczos": {"k": 1, "method": "lanczos"}}
+    known = {"top20_block8": {"k": 20, "method": "block", "block_size": 8},
+             "lambda1_lanczos": {"k": 1, "method": "lanczos"}}
+    problems = {name: known[name] for name in args.problems.split(",")}
     rows: dict[str, list[dict]] = {name: [] for name in problems}
     previous: dict[str, object] = {name: None for name in problems}
     for check in range(args.checks):

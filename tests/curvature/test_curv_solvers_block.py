@@ -3,6 +3,8 @@ warm starts, pass counting and the 'auto' rule."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
@@ -195,6 +197,18 @@ def test_warm_start_saves_passes_along_a_sequence() -> None:
     assert sum(warm_passes[1:]) * 2 <= sum(cold_passes[1:])
 
 
+def test_warm_single_vector_lambda1_stops_within_a_few_products() -> None:
+    """λ1 tracking: from the previous top vector of a slightly changed matrix, single-vector Lanczos needs
+    a handful of products (the cold solve waits for 11 Krylov vectors before its first test)."""
+    A0, A1 = _drifting(2, 1e-4)
+    prev = lanczos(MatrixOperator(A0), 1, tol=1e-8)
+    warm = top_eigenpairs(MatrixOperator(A1), k=1, method="lanczos", tol=1e-6, v0=prev)
+    cold = top_eigenpairs(MatrixOperator(A1), k=1, method="lanczos", tol=1e-6)
+    check_pairs(A1, warm, "LA", 1e-6)
+    assert warm.num_passes <= 5 < cold.num_passes
+    assert abs(float(warm.eigenvalues[0] - cold.eigenvalues[0])) <= 2e-6 * abs(float(cold.eigenvalues[0]))
+
+
 def test_warm_start_block_tensor_and_vector() -> None:
     A = _matrix(spectrum("mixed"), seed=14)
     _, U = reference(A, "LA", 3)
@@ -225,3 +239,18 @@ def test_auto_picks_block_only_where_a_block_shares_a_pass() -> None:
     result = top_eigenpairs(dense, k=5, method="auto", tol=1e-8)
     assert result.method == "block_lanczos" and result.info["method_requested"] == "auto"
     check_pairs(A, result, "LA", 1e-8)
+
+
+def test_pairs_within_the_rounding_margin_are_rechecked_by_a_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a margin wider than tol every certified pair is borderline: one verification pass multiplies the
+    returned vectors, and the reported residuals are those fresh products."""
+    bl = importlib.import_module("hessianlab.curvature.block_lanczos")  # the package re-exports the function
+    monkeypatch.setattr(bl, "ROUNDING_MARGIN", 1e12)
+    A32 = _matrix(spectrum("mixed"), seed=8).float()
+    op = MatrixOperator(A32)
+    result = bl.block_lanczos(op, 4, tol=1e-4, block_size=4)
+    assert result.converged and result.info["residual_checks"] >= 1
+    assert result.num_passes == result.iterations + result.info["residual_checks"]
+    V = result.eigenvectors
+    fresh = torch.linalg.vector_norm((A32 @ V).double() - V.double() * result.eigenvalues, dim=0)
+    torch.testing.assert_close(result.residual_norms, fresh, rtol=1e-5, atol=1e-6)

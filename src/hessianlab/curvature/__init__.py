@@ -48,8 +48,8 @@ from hessianlab.curvature.results import EigenResult
 from hessianlab.curvature.trace import TraceResult, hutchinson_trace
 
 __all__ = [
-    "BatchLoss", "GGN", "CurvaturePair", "block_lanczos", "DensityResult", "EigenResult", "FunctionOperator",
-    "InputEigenResult", "InputHessian",
+    "BatchLoss", "GGN", "CurvaturePair", "DensityResult", "EigenResult", "FunctionOperator", "InputEigenResult",
+    "InputHessian", "block_lanczos",
     "InputStats", "LinearOperator", "MatrixOperator", "ParamHessian", "ResidualCurvature", "Summary",
     "Theorem1Report", "TraceResult", "dense_hessian", "dense_input_hessian", "gradient", "hessian_and_ggn",
     "hutchinson_trace", "hutchpp_trace", "input_ggn", "input_gradient", "input_stats", "input_top_eigenvalue",

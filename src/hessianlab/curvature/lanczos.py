@@ -12,7 +12,10 @@ Algorithm (Wu & Simon 2000, thick restart; Parlett, "The Symmetric Eigenvalue Pr
   ``op.matmat`` (``k`` products, counted). If a true residual fails, iteration continues.
 * The Ritz test runs after every step once the basis holds ``max(2k, k + 10)`` vectors (``T`` is tiny,
   so this costs no products), not only at the end of a restart cycle; after an invariant-subspace breakdown
-  it runs at cycle ends only (an exact but non-extreme block must not stop the solver early).
+  it runs at cycle ends only (an exact but non-extreme block must not stop the solver early). With a warm
+  start (``v0`` given, e.g. the previous solve's vector when tracking λ1) it runs from ``k + 2`` vectors:
+  the caller vouches for the start, and a start already near the wanted pair stops in a few products
+  (a cold random start waits, so a small Krylov space cannot stop at a non-extreme pair).
 * Restart: keep ``(ncv + k) // 2`` Ritz vectors from the wanted end of the spectrum plus the next Lanczos
   vector, and expand again.
 * Breakdown (``β <= sqrt(eps) * ||A v_j||``, an invariant subspace): continue with a random vector
@@ -131,7 +134,7 @@ def lanczos(
     size, beta, steps, restarts, checks = 0, 0.0, 0, 0, 0
     anorm = 0.0
     exhausted = broke_down = False
-    min_early = min(m, max(2 * k, k + 10))
+    min_early = min(m, max(2 * k, k + 10) if v0 is None else k + 2)
 
     def ritz(size: int, beta: float):
         theta, S = torch.linalg.eigh(T[:size, :size])
