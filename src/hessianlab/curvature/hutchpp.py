@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from hessianlab.curvature.block_lanczos import DEFAULT_BLOCK_SIZE, orthonormal_block
+from hessianlab.curvature.block_lanczos import orthonormal_block
 from hessianlab.curvature.eigs import shares_a_pass
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.results import matmat64
