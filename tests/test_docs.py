@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
                     reason="mkdocs / mkdocstrings-python not installed (pip install 'hessianlab[docs]')")
 def test_docs_build_strict(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     site = tmp_path / "site"

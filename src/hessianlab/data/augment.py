@@ -22,7 +22,8 @@ def translate(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch
 
     Args:
         images: ``(N, C, H, W)``.
-        dy, dx: ``(N,)`` integer offsets, ``|dy| <= H`` and ``|dx| <= W`` not required (larger shifts give 0).
+        dy: ``(N,)`` integer row offsets (``|dy| <= H`` not required: larger shifts give 0).
+        dx: ``(N,)`` integer column offsets (``|dx| <= W`` not required: larger shifts give 0).
 
     Returns:
         a new ``(N, C, H, W)`` tensor; ``images`` is not modified.

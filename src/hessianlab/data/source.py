@@ -179,7 +179,8 @@ def as_batches(
         seed: seed of ``samples=int``.
         chunk_size: at most this many samples per batch (``None``: in-memory data is one batch, a loader's
             batches are kept).
-        device / dtype: where batches go and the floating dtype they get (``None``: unchanged).
+        device: where batches go.
+        dtype: the floating dtype floating tensors of a batch get (``None``: unchanged).
         structured: accept any batch structure (for closure losses ``loss_fn(model, batch)``).
     """
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):

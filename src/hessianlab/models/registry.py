@@ -92,8 +92,9 @@ def build_model(
             1; ``1.0`` is the paper's architecture.
         batchnorm: ``None`` = the architecture's default (BN in c1, s1, c2, resnet18, cr; none
             elsewhere); ``True`` / ``False`` forces it (see each builder's docstring for where).
-        mean, std: per-channel input statistics for the first layer :class:`Normalize`
-            (defaults 0 and 1), in pixel units.
+        mean: per-channel input mean for the first layer :class:`Normalize` (default 0), in pixel
+            units.
+        std: per-channel input standard deviation for that layer (default 1), in pixel units.
 
     Returns:
         An ``nn.Module`` mapping ``(N, C, H, W)`` pixels in ``[0, 1]`` to ``(N, num_classes)``

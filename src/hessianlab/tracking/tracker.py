@@ -57,8 +57,18 @@ class Tracker:
         path: JSONL file of the records (``None``: memory only).
         tensorboard: folder of TensorBoard event files (``None``: none).
         warm_start: start each eigen-solve from the previous record's Ritz vectors.
-        samples, seed, k, method, tol, trace_probes, chunk_size, params, dtype, loss_fn: the snapshot's settings
-            (:class:`~hessianlab.tracking.measures.SnapshotSettings`).
+        samples: ``'all'`` or a seeded number of samples of ``data`` the measures use.
+        seed: seed of the sample draw, the eigen-solver start and the trace probes.
+        k: how many top eigenvalues to record (``1``: λ1 only).
+        method: eigen-solver of :func:`~hessianlab.curvature.eigs.top_eigenpairs`.
+        tol: relative residual tolerance of the eigen-solve.
+        trace_probes: Hutchinson probes of the ``trace`` measure.
+        chunk_size: at most this many samples per Hessian-vector-product batch.
+        params: ``None`` (all trainable parameters) or a regex selecting a parameter block.
+        dtype: floating dtype of the products.
+        loss_fn: ``loss_fn(output, target)`` with mean reduction, or a
+            :class:`~hessianlab.curvature.losses.BatchLoss` (``None``: cross-entropy). These settings form
+            the :class:`~hessianlab.tracking.measures.SnapshotSettings`.
     """
 
     def __init__(self, model: nn.Module, data: Any, *, every: int = 1, unit: str = "epoch",

@@ -53,7 +53,9 @@ class AdaptiveBatchSize:
         batch_max: ``B_max``; the batch never grows beyond it.
         every: eigenvalue-check period ``n`` in visited samples (ABSA: one epoch, the training-set size).
         probe: the eigenvalue measurement, called as ``probe(model, data)``; default ``EigenProbe()``.
-        alpha, beta, kappa: Algorithm 1's decrease ratio α, growth factor β and duration κ.
+        alpha: Algorithm 1's decrease ratio α (> 1).
+        beta: Algorithm 1's batch growth factor β (> 1).
+        kappa: Algorithm 1's duration κ (>= 1).
         gamma: ABSA's adversarial-ratio schedule (:class:`~hessianlab.attacks.mixing.AdvRatioSchedule`),
             ``None`` for plain ABS.
         decisions_path: when given, ``decisions.jsonl`` is rewritten there (atomically) after every check.
