@@ -121,6 +121,8 @@ CASES = [
     Case("threads-zero-after-command", ["train", "--threads", "0", "--out", "n", *TINY], "--threads"),
     Case("eigs-k-zero", ["eigs", "runs/a", "--k", "0"], "--k"),
     Case("eigs-samples-zero", ["eigs", "runs/a", "--samples", "0"], "samples"),
+    Case("eigs-block-matches-nothing", ["eigs", "runs/a", "--params", "^no_such_layer"], "selects no parameter"),
+    Case("eigs-block-bad-regex", ["eigs", "runs/a", "--params", "fc("], "regex"),
     Case("attack-bad-split", ["attack", "runs/a", "--split", "val"], "val"),
     Case("attack-bad-eps", ["attack", "runs/a", "--eps", "abc"], "eps"),
     Case("compare-bad-sizes", ["compare-batch", "--out", "c", *TINY[:4], "--batch-sizes", "a,b"], "batch-sizes"),
