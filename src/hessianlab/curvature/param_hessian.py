@@ -43,7 +43,7 @@ from hessianlab.data.source import Samples, as_batches, resolve_data, select_sam
 from hessianlab.errors import ConfigError
 
 __all__ = [  # resolve_data / select_samples / Samples are re-exported for existing importers
-    "AUTO_BLOCK_METHOD", "AUTO_MATVEC_METHOD", "DEFAULT_BLOCK_SIZE", "DatasetCurvatureOperator", "ParamHessian",
+    "AUTO_BLOCK_METHOD", "AUTO_MATVEC_METHOD", "DatasetCurvatureOperator", "ParamHessian",
     "Samples", "check_train_mode", "gradient", "loss", "loss_and_gradient", "resolve_data", "select_samples",
 ]
 
@@ -179,10 +179,6 @@ AUTO_MATVEC_METHOD = "fwd_rev"
 """What ``hvp_method='auto'`` uses for single products over several batches (chosen by bench/bench_hvp_block.py)."""
 AUTO_BLOCK_METHOD = "double_backward"
 """What ``'auto'`` uses for block products over several batches (chosen by bench/bench_hvp_block.py)."""
-DEFAULT_BLOCK_SIZE = 16
-"""Block size for solvers that use :meth:`DatasetCurvatureOperator.matmat`: the per-vector cost of a block
-product falls until b = 16 and by under 10 % after it (LeNet-5, bench/results/bench_hvp_block_cpu.json:
-2.88 / 2.20 / 1.91 / 1.84 gradient passes per vector at b = 1 / 4 / 16 / 32)."""
 _OTHER = {"fwd_rev": "double_backward", "double_backward": "fwd_rev"}
 
 
