@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from hessianlab.curvature.block_lanczos import orthonormal_block
+from hessianlab.curvature.block_lanczos import gram, orthonormal_block
 from hessianlab.curvature.eigs import shares_a_pass
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.results import matmat64
@@ -72,7 +72,7 @@ def hutchpp_trace(
     S = random_probes(op.size, r, distribution, gen).to(op.device).to(op.dtype).to(torch.float64)
     G = random_probes(op.size, r, distribution, gen).to(op.device).to(op.dtype).to(torch.float64)
     Q, _ = orthonormal_block(S[:, :0], _products(op, S, min(batch_size, r)), r, gen)
-    Gd = G - Q @ (Q.T @ G)
+    Gd = G - Q @ gram(Q, G)
     AX = _products(op, torch.cat([Q, Gd], dim=1), batch_size)
     low_rank_trace = float((Q * AX[:, :r]).sum())
     samples = (Gd * AX[:, r:]).sum(dim=0).cpu()
