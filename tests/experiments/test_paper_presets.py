@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from hessianlab.report.reference import paper_tables
 
 pytestmark = pytest.mark.paper
 LIMIT = 10
+WORKERS = min(2, os.cpu_count() or 1)  # runs in parallel, as `make reproduce` does; results do not depend on it
 GENERATED = ("mnist", "fashion-mnist", "cifar10", "cifar100", "svhn")
 
 
@@ -62,7 +64,7 @@ def test_paper_preset_end_to_end_at_tiny_size(study: str, tmp_path: Path, capsys
             limit_config(plan.config, {"samples": LIMIT, "epochs": 1}), init_from=None)
     out = tmp_path / "out"
     argv = ["reproduce", study, "--preset", "paper", "--limit-samples", str(LIMIT), "--limit-epochs", "1",
-            "--out", str(out), "--quiet"]
+            "--out", str(out), "--quiet", "--workers", str(WORKERS)]
     assert main(argv) == 0, capsys.readouterr().err
     folder = out / full.output
     summary = json.loads((folder / "summary.json").read_text())["runs"]

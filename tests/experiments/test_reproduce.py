@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hessianlab.cli import main
-from hessianlab.commands.reproduce import PRESETS, spec_paths, study_names
+from hessianlab.commands.reproduce import PARTIAL_PRESETS, PRESETS, resolve_names, spec_paths, study_names
 from hessianlab.experiments.spec import load_spec
 from hessianlab.report.claims import parse_claims
 from hessianlab.report.index import KINDS
@@ -34,9 +34,9 @@ def test_specs_are_shipped_in_the_package() -> None:
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_every_spec_parses_under_every_preset(name: str) -> None:
     spec = load_spec(SPECS[name])
-    presets = PRESETS if name in STUDIES else spec.presets
+    presets = [p for p in PRESETS if p not in PARTIAL_PRESETS or p in spec.presets] if name in STUDIES else spec.presets
     if name in STUDIES:
-        assert set(PRESETS) <= set(spec.presets)
+        assert set(PRESETS) - set(PARTIAL_PRESETS) <= set(spec.presets)
     for preset in presets:
         resolved = load_spec(SPECS[name], preset)
         assert resolved.expand(), (name, preset)
@@ -48,6 +48,23 @@ def test_unknown_study_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["reproduce", "no-such-study", "--preset", "smoke"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no-such-study" in err and "yao-batch-sweep" in err
+
+
+def test_full_presets_use_the_whole_training_set() -> None:
+    """``all`` with ``--preset full`` is the two studies that define it; each trains on all 60,000 Fashion-MNIST
+    images and takes its top-20 spectrum at tol 1e-4 on all of them; its description states a wall time."""
+    assert resolve_names(["all"], "full") == ["kamath-counterexample", "yao-batch-sweep"]
+    assert resolve_names(["all"], "quick") == STUDIES
+    for name in ("kamath-counterexample", "yao-batch-sweep"):
+        spec = load_spec(SPECS[name], "full")
+        for plan in spec.expand():
+            assert plan.config.dataset == "fashion-mnist" and plan.config.subset is None
+            assert plan.config.test_subset is None and plan.config.track_lambda1 is None
+        eigs = next(a for a in spec.analyses if a.id == "eigs")
+        assert (eigs.params["k"], eigs.params["samples"], eigs.params["tol"]) == (20, "all", 1e-4)
+        assert re.search(r"wall time on 2 cores", spec.description, re.I), spec.description
+    with pytest.raises(Exception, match="preset: 'full' is not defined"):
+        load_spec(SPECS["kamath-momentum"], "full")
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,7 @@ def test_script_regenerates_the_readme_block(index: Path, tmp_path: Path, capsys
     text = readme.read_text()
     assert "stale" not in text and text.startswith("intro\n") and text.endswith("rest\n")
     assert "| all | 1 | 1 | 1 | 1 | 4 |" in text and "10.0 min wall" in text
+    assert "| yao-batch-sweep | claim b | inconclusive | ρ = 0.5 | 0.2 | change: +1 pp | 5 | detectable" in text
     assert mod.main([str(index)]) == 0 and "| all | 1 | 1 | 1 | 1 | 4 |" in capsys.readouterr().out
     readme.write_text("no markers\n")
     assert mod.main([str(index), "--readme", str(readme)]) == 2

@@ -1,4 +1,4 @@
-"""``hessianlab reproduce [NAME ... | all] --preset quick|paper|smoke [--out DIR] [--workers N] [--device D]``.
+"""``hessianlab reproduce [NAME ... | all] --preset quick|paper|smoke|full [--out DIR] [--workers N] [--device D]``.
 
 Runs the paper-reproduction studies shipped with the package (``hessianlab/experiments/specs/*.yaml``; the
 repository's ``experiments/`` links there; ``--executor`` as for ``hessianlab run``): each study's sweep
@@ -6,7 +6,8 @@ repository's ``experiments/`` links there; ``--executor`` as for ``hessianlab ru
 into ``DIR/<study>``, then its report
 (:func:`~hessianlab.report.build_report`) into ``DIR/<study>/report``, and finally an index of every study with
 its claim verdicts: ``DIR/index.md`` and ``DIR/index.html``. Default ``DIR``: ``runs/reproduce/<preset>``.
-``all`` means every shipped study (the ``example-*`` specs are left out; name them to run them).
+``all`` means every shipped study (the ``example-*`` specs are left out; name them to run them); with ``--preset
+full``, which only some studies define, every study that defines it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from hessianlab.commands._sweep_options import add_sweep_arguments, driver_devic
 from hessianlab.device import add_device_argument
 from hessianlab.errors import ConfigError, HessianlabError
 
-PRESETS = ("quick", "paper", "smoke")
+PRESETS = ("quick", "paper", "smoke", "full")
+#: presets only some studies define; ``all`` with one of them stands for the studies that define it
+PARTIAL_PRESETS = ("full",)
 
 
 def spec_paths() -> dict[str, Path]:
@@ -43,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("names", nargs="*", default=["all"], metavar="NAME",
                         help="studies to run (default: all); see the list in the error for unknown names")
     parser.add_argument("--preset", required=True, choices=PRESETS,
-                        help="quick (2 CPU cores), paper (the papers' protocol) or smoke (seconds, synthetic data)")
+                        help="quick (2 CPU cores), paper (the papers' protocol), smoke (seconds, synthetic data) or full "
+                             "(the whole training set on 2 CPU cores; only yao-batch-sweep and kamath-counterexample)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/reproduce/<preset>)")
     parser.add_argument("--workers", type=int, default=1, help="runs trained or analysed in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
@@ -52,12 +56,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
-def resolve_names(names: list[str]) -> list[str]:
-    """Expand ``all`` and check the names; an unknown one is a one-line :class:`ConfigError`."""
+def resolve_names(names: list[str], preset: str | None = None) -> list[str]:
+    """Expand ``all`` and check the names; an unknown one is a one-line :class:`ConfigError`.
+
+    With a ``preset`` of :data:`PARTIAL_PRESETS`, ``all`` stands for the studies that define it.
+    """
+    from hessianlab.experiments.spec import load_spec
+
     available = list(spec_paths())
+    every = study_names()
+    if preset in PARTIAL_PRESETS:
+        every = [n for n in every if preset in load_spec(spec_paths()[n]).presets]
     out: list[str] = []
     for name in names:
-        for n in (study_names() if name == "all" else [name]):
+        for n in (every if name == "all" else [name]):
             if n not in available:
                 raise ConfigError(f"reproduce: unknown study {n!r}; available: all, {', '.join(available)}")
             if n not in out:
@@ -77,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    names = resolve_names(args.names)
+    names = resolve_names(args.names, args.preset)
     paths = spec_paths()
     specs = [limited(args, load_spec(paths[n], args.preset)) for n in names]  # every spec validated before any work
     executions = [execution_from_args(args, spec.execution) for spec in specs]

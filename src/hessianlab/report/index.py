@@ -83,6 +83,13 @@ def claim_rows(studies: Sequence[StudyResult]) -> list[list[str]]:
             for s in studies for v in s.verdicts]
 
 
+def claims_markdown(studies: Sequence[StudyResult]) -> str:
+    """The table of every claim (:data:`COLUMNS`) as Markdown, ``|`` in cells escaped."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in claim_rows(studies)]
+    return "\n".join(lines)
+
+
 def timing_text(timing: dict[str, float] | None) -> str:
     """``'This command took 12.3 min wall, 20.1 CPU-min (...)'`` or ``''`` without a measurement."""
     if not timing:
@@ -99,8 +106,7 @@ def write_index(out: Path, preset: str, studies: list[StudyResult], timing: dict
     atomic.write_json(out / "index.json", {"preset": preset, "timing": timing, "rule": VERDICT_RULE,
                                            "studies": [asdict(s) for s in studies]})
     md = [f"# {title}", "", timing_text(timing), "", "## Verdicts per paper", "", counts_markdown(counts), "",
-          "## Every claim", "", VERDICT_RULE, "", "| " + " | ".join(COLUMNS) + " |", "|---" * len(COLUMNS) + "|"]
-    md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+          "## Every claim", "", VERDICT_RULE, "", claims_markdown(studies)]
     e = html.escape
     page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
             "<style>body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em}"
