@@ -217,3 +217,21 @@ def test_start_at_an_eigenvector_breaks_down_and_recovers() -> None:
     _, U = reference(A, "LA", 3)
     result = lanczos(MatrixOperator(A), 3, tol=1e-8, v0=U[:, 0])
     check_pairs(A, result, "LA", 1e-8)
+
+
+@pytest.mark.parametrize("noise", [1e-1, 1e-6, 1e-12])
+def test_orthogonalise_reaches_working_precision(noise: float) -> None:
+    """One pass suffices for a vector far from the basis; a vector almost inside it (noise 1e-12: one classical
+    Gram-Schmidt pass leaves ~1e-4 of its normalised remainder along the basis) gets the second pass from the DGKS
+    test."""
+    from hessianlab.curvature.lanczos import _orthogonalise
+
+    g = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(500, 40, generator=g, dtype=torch.float64))[0].T.contiguous()
+    c = torch.randn(40, generator=g, dtype=torch.float64)
+    w = basis.T @ c + noise * torch.randn(500, generator=g, dtype=torch.float64)
+    out, h = _orthogonalise(basis, w)
+    unit = out / torch.linalg.vector_norm(out)  # what Lanczos appends to the basis
+    assert float((basis @ unit).abs().max()) <= 1e-13
+    torch.testing.assert_close(h, basis @ w, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out, w - basis.T @ h, rtol=0, atol=1e-12)
