@@ -9,7 +9,7 @@ preset's own per-sample counts (:func:`hessianlab.experiments.plan.plan_jobs`):
   preset's momentum), over about ``--step-samples`` samples per batch size, from a model trained for one
   epoch at B = 128 on ``--fit-images`` images;
 * one evaluation forward pass, one gradient pass and one Hessian-vector product of the full-set operator
-  (:class:`~hessianlab.curvature.ParamHessian`, eval mode, chunked as the eigs analysis builds it) over the
+  (:class:`~hessianlab.curvature.ParamHessian`, eval mode, chunks of 1,024 as the eigs analysis builds it) over the
   first ``--pass-images`` training images, per sample;
 * the number of products of one top-20 solve at tol 1e-4 (and top-1, top-2 at the analyses' defaults) on a
   ``--solve-images`` subset, beside the plan's assumption of 20 + 3k.
@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import write_result  # noqa: E402
 
 STUDIES = {"yao-batch-sweep": "lenet5", "kamath-counterexample": "stdcnn"}
+CHUNK = 1024  # the eigs analysis's chunk_size (hessian_operator's default): several chunks, forward-over-reverse
 log = logging.getLogger("bench_full_fraction")
 
 
@@ -114,7 +115,7 @@ def measure(study: str, args: argparse.Namespace) -> dict[str, Any]:
     px, py = x[: args.pass_images], y[: args.pass_images]
     with torch.no_grad():
         eval_s = _timed(lambda: [model(c) for c in px.split(2000)])
-    op = ParamHessian(model, F.cross_entropy, (px, py), mode="eval")
+    op = ParamHessian(model, F.cross_entropy, (px, py), mode="eval", chunk_size=CHUNK)
     grad_s = _timed(lambda: gradient(op))
     v = torch.randn(op.size)
     op.matvec(v)  # warm-up (and the cached path's graph, if it picks one)
@@ -123,7 +124,7 @@ def measure(study: str, args: argparse.Namespace) -> dict[str, Any]:
     log.info("%s: per-sample seconds %s (hvp method %s)", study, per_sample, op.settings.get("hvp_method_used"))
 
     sx, sy = x[: args.solve_images], y[: args.solve_images]
-    solve_op = ParamHessian(model, F.cross_entropy, (sx, sy), mode="eval")
+    solve_op = ParamHessian(model, F.cross_entropy, (sx, sy), mode="eval", chunk_size=CHUNK)
     products = {}
     for k, tol in ((20, 1e-4), (1, 1e-3), (2, 1e-3)):
         result = top_eigenpairs(solve_op, k, tol=tol)

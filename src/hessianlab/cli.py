@@ -17,6 +17,7 @@ import sys
 from typing import NoReturn, Sequence
 
 from hessianlab import __version__
+from hessianlab.allocator import tune_allocator
 from hessianlab.errorline import error_line, one_line
 
 log = logging.getLogger("hessianlab")
@@ -79,6 +80,7 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    tune_allocator()
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)  # other libraries: warnings
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if args.data_dir is not None:

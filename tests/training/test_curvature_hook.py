@@ -25,3 +25,14 @@ def test_lambda1_and_grad_norm_per_epoch(train_run):
     assert abs(last["grad_norm"] - exact_norm) <= 1e-4 * exact_norm + 1e-7
     # the first epoch's values differ from the last: the hook measures the model of that epoch
     assert result.history[0]["lambda1"] != last["lambda1"]
+
+
+def test_tracking_leaves_training_unchanged(train_run):
+    """Tracking λ1 is a measurement: the trained weights are bitwise those of the same run without it (which is
+    why reports pool a seed that tracks with seeds that do not, :data:`hessianlab.report.aggregate.POOLED`)."""
+    common = dict(model="mlp", dataset="synthetic", subset=200, test_subset=50, batch_size=25, lr=0.1,
+                  target_loss=None, max_epochs=2, seed=3, width=0.05)
+    tracked, _, _ = train_run("tracked", track_lambda1=64, **common)
+    plain, _, _ = train_run("plain", **common)
+    a, b = tracked.load_model().state_dict(), plain.load_model().state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

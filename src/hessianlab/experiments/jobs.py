@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hessianlab.allocator import tune_allocator
 from hessianlab.experiments.analyses import ANALYSES, AnalysisContext
 from hessianlab.experiments.lock import RunBusy, run_lock
 from hessianlab.experiments.store import RunDir
@@ -29,9 +30,11 @@ STOP_SWEEP = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # faults of the machine,
 
 
 def init_worker(threads: int, parent_pid: int) -> None:
-    """Worker initialiser: ``threads`` torch threads, and exit as soon as the parent process is gone."""
+    """Worker initialiser: ``threads`` torch threads, the tuned allocator (:mod:`hessianlab.allocator`), and
+    exit as soon as the parent process is gone."""
     import torch
 
+    tune_allocator()
     torch.set_num_threads(threads)
     watch_parent(parent_pid)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
+from hessianlab.allocator import tune_allocator
 from hessianlab.errors import ConfigError
 from hessianlab.experiments.catalog import writes_disabled
 from hessianlab.experiments.execution import Execution
@@ -47,13 +48,15 @@ def open_executor(execution: Execution, workers: int, out: Path) -> Any:
 
 def run_job(fn: Callable[..., dict[str, Any]], threads: int, args: tuple[Any, ...],
             parent_pid: int | None = None) -> dict[str, Any]:
-    """Run job ``fn(*args)`` on a remote worker with ``threads`` torch threads and catalog writes disabled.
+    """Run job ``fn(*args)`` on a remote worker with ``threads`` torch threads, the tuned allocator
+    (:mod:`hessianlab.allocator`) and catalog writes disabled.
 
     With ``parent_pid`` the process exits as soon as that process (the driver, an ancestor) is gone, as the
     local pool's workers do.
     """
     import torch
 
+    tune_allocator()
     torch.set_num_threads(max(1, int(threads)))
     if parent_pid is not None:
         watch_parent(parent_pid, direct=False)

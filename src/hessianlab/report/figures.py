@@ -102,9 +102,10 @@ def spectrum_figure(runs: Sequence[RunRecord]) -> list[ReportFigure]:
     if ax is None:
         return []
     ax.set_title("Top Hessian eigenvalues per batch size")
-    finish_axes(ax, "eigenvalue index i", "λ_i of the training-loss Hessian (log scale when all > 0)")
-    return [ReportFigure("top_eigenvalues", "Top eigenvalues of the Hessian w.r.t. the parameters on the training "
-                         f"set, one line per batch size ({seeds_phrase(counts)}; Yao et al. Fig. 1 style)."
+    finish_axes(ax, "eigenvalue index i", "λ_i, training-loss Hessian")
+    scale = " (log axis)" if ax.get_yscale() == "log" else ""
+    return [ReportFigure("top_eigenvalues", f"Top eigenvalues{scale} of the Hessian w.r.t. the parameters on the "
+                         f"training set, one line per batch size ({seeds_phrase(counts)}; Yao et al. Fig. 1 style)."
                          + dagger_phrase(missed), fig)]
 
 
