@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hessianlab.allocator import tune_allocator
 from hessianlab.curvature import ParamHessian, top_eigenpairs
 from hessianlab.models import build_model
 
@@ -102,6 +103,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
+    tune_allocator()  # as the hessianlab command runs
     op = operator(args.samples)
     op.matvec(torch.randn(op.size))  # builds the cached graph outside every timing
     solvers = {"lanczos": ours(op, "lanczos"), "arpack": arpack(op), "block8": ours(op, "block")}

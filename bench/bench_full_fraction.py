@@ -14,7 +14,8 @@ preset's own per-sample counts (:func:`hessianlab.experiments.plan.plan_jobs`):
 * the number of products of one top-20 solve at tol 1e-4 (and top-1, top-2 at the analyses' defaults) on a
   ``--solve-images`` subset, beside the plan's assumption of 20 + 3k.
 
-Extrapolation: a training job costs ``epochs x (ceil(N / B) x step seconds + (N + N_test) x eval seconds per
+The process tunes glibc's allocator first (:func:`hessianlab.allocator.tune_allocator`), as the ``hessianlab``
+command and its workers do. Extrapolation: a training job costs ``epochs x (ceil(N / B) x step seconds + (N + N_test) x eval seconds per
 sample)`` (an upper bound for runs that stop at ``target_loss``); an analysis job costs its plan counts times
 the per-sample seconds (Hessian products and input products at the HVP cost, attack steps at the gradient
 cost, evaluations at the forward cost), with the plan's 20 + 3k products per solve replaced by the measured
@@ -41,6 +42,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from hessianlab.allocator import tune_allocator
 from hessianlab.commands.reproduce import spec_paths
 from hessianlab.curvature import ParamHessian, top_eigenpairs
 from hessianlab.curvature.param_hessian import gradient
@@ -180,7 +182,8 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    payload = {"studies": {s: measure(s, args) for s in args.studies.split(",")}}
+    tuned = tune_allocator()  # as the hessianlab command and its workers run
+    payload = {"allocator_tuned": tuned, "studies": {s: measure(s, args) for s in args.studies.split(",")}}
     path = write_result(args.out, "full_fraction", payload)
     for study, r in payload["studies"].items():
         log.info("%s: %.1f h (training %.1f h, analyses %.1f h)", study, r["hours"]["total"], r["hours"]["training"],
