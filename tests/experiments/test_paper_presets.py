@@ -1,4 +1,4 @@
-"""Every study's paper preset end to end at tiny size (``make test-distributed``; too slow for ``make test``).
+"""Every study's paper preset end to end at tiny size (``make test-paper``; too slow for ``make test`` and CI).
 
 The whole pipeline of each paper preset (its models, input shapes, class counts, schedules, analyses, report,
 claims and reference tables) runs through ``hessianlab reproduce STUDY --preset paper --limit-samples 10
