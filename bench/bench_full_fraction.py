@@ -15,11 +15,12 @@ preset's own per-sample counts (:func:`hessianlab.experiments.plan.plan_jobs`):
   ``--solve-images`` subset, beside the plan's assumption of 20 + 3k.
 
 The process tunes glibc's allocator first (:func:`hessianlab.allocator.tune_allocator`), as the ``hessianlab``
-command and its workers do. Extrapolation: a training job costs ``epochs x (ceil(N / B) x step seconds + (N + N_test) x eval seconds per
-sample)`` (an upper bound for runs that stop at ``target_loss``); an analysis job costs its plan counts times
-the per-sample seconds (Hessian products and input products at the HVP cost, attack steps at the gradient
-cost, evaluations at the forward cost), with the plan's 20 + 3k products per solve replaced by the measured
-count. A pass is linear in the data, so per-sample costs measured on ``--pass-images`` images hold for 60,000.
+command and its workers do. Extrapolation: a job costs its plan counts times measured seconds. A training job:
+``updates x step seconds + eval samples x eval seconds per sample`` (at the epoch cap: an upper bound for runs
+that stop at ``target_loss``). An analysis job: Hessian and input products at the HVP cost per sample, attack
+steps at the gradient cost, evaluations at the forward cost, with the plan's 20 + 3k products per solve
+replaced by the measured count. A pass is linear in the data, so per-sample costs measured on
+``--pass-images`` images hold for 60,000.
 
 JSON (``bench/results/full_fraction.json``): per study ``measured`` (per-sample seconds, step seconds per
 batch size, products per solve), ``jobs`` (seconds per job), ``hours`` (training, analyses, total) and the
@@ -33,7 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -108,9 +108,9 @@ def measure(study: str, args: argparse.Namespace) -> dict[str, Any]:
         F.cross_entropy(model(fit[0][idx]), fit[1][idx]).backward()
         opt.step()
     model.eval()
-    configs = [p.config for p in spec.expand()]
-    momentum = configs[0].momentum
-    batches = sorted({c.batch_size for c in configs})
+    by_run = {p.name: p.config for p in spec.expand()}
+    momentum = next(iter(by_run.values())).momentum
+    batches = sorted({c.batch_size for c in by_run.values()})
     steps = {b: step_seconds(model, x, y, b, momentum, args.step_samples) for b in batches}
     log.info("%s: step seconds %s", study, steps)
 
@@ -134,17 +134,13 @@ def measure(study: str, args: argparse.Namespace) -> dict[str, Any]:
                        "converged": result.converged, "seconds": result.seconds}
     log.info("%s: products per solve %s", study, products)
 
-    n_train, n_test = x.shape[0], 10_000
     jobs, train_h, analysis_h = [], 0.0, 0.0
     analyses = {a.id: a for a in spec.analyses}
-    by_run = {p.name: p.config for p in spec.expand()}
     for job in plan_jobs(spec):
         c = job.counts
-        if job.stage == "train":
-            config = by_run[job.run]
-            per_epoch = (math.ceil(n_train / config.batch_size) * steps[config.batch_size]
-                         + (n_train + n_test) * per_sample["eval"])
-            seconds = config.max_epochs * per_epoch + c.hessian_products * per_sample["hvp"]
+        if job.stage == "train":  # the plan's updates and per-epoch evaluations, at the epoch cap
+            seconds = (c.updates * steps[by_run[job.run].batch_size] + c.eval_samples * per_sample["eval"]
+                       + c.hessian_products * per_sample["hvp"])
             train_h += seconds / 3600
         else:
             a = analyses[job.stage]
