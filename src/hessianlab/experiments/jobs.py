@@ -29,14 +29,16 @@ FINAL = ("finished", "diverged")
 STOP_SWEEP = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # faults of the machine, not of one run: they stop a sweep
 
 
-def init_worker(threads: int, parent_pid: int) -> None:
-    """Worker initialiser: ``threads`` torch threads, the tuned allocator (:mod:`hessianlab.allocator`), and
-    exit as soon as the parent process is gone."""
+def init_worker(threads: int, parent_pid: int | None, *, direct: bool = True) -> None:
+    """Worker set-up (the local pool's initialiser, and every remote job's): ``threads`` torch threads, the
+    tuned allocator (:mod:`hessianlab.allocator`), and exit as soon as process ``parent_pid`` is gone (see
+    :func:`watch_parent` for ``direct``; ``None``: no watch)."""
     import torch
 
     tune_allocator()
-    torch.set_num_threads(threads)
-    watch_parent(parent_pid)
+    torch.set_num_threads(max(1, int(threads)))
+    if parent_pid is not None:
+        watch_parent(parent_pid, direct=direct)
 
 
 def watch_parent(parent_pid: int, *, direct: bool = True) -> None:

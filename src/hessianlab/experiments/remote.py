@@ -13,11 +13,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from hessianlab.allocator import tune_allocator
 from hessianlab.errors import ConfigError
 from hessianlab.experiments.catalog import writes_disabled
 from hessianlab.experiments.execution import Execution
-from hessianlab.experiments.jobs import watch_parent
+from hessianlab.experiments.jobs import init_worker
 from hessianlab.experiments.pool import Pool
 
 EXTRAS = {"ray": "ray", "submitit": "slurm"}
@@ -54,11 +53,6 @@ def run_job(fn: Callable[..., dict[str, Any]], threads: int, args: tuple[Any, ..
     With ``parent_pid`` the process exits as soon as that process (the driver, an ancestor) is gone, as the
     local pool's workers do.
     """
-    import torch
-
-    tune_allocator()
-    torch.set_num_threads(max(1, int(threads)))
-    if parent_pid is not None:
-        watch_parent(parent_pid, direct=False)
+    init_worker(threads, parent_pid, direct=False)
     with writes_disabled():
         return fn(*args)
