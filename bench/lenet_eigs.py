@@ -34,11 +34,13 @@ def fashion_mnist(subset: int | None) -> tuple[torch.Tensor, torch.Tensor, dict]
 
 
 def trained_lenet(cache: Path, x: torch.Tensor, y: torch.Tensor, meta: dict, epochs: int) -> tuple[nn.Module, dict]:
-    """LeNet-5 trained by SGD (lr 0.01, momentum 0.9, batch 64, seeded), or loaded from ``cache``."""
+    """LeNet-5 trained by SGD (lr 0.01, momentum 0.9, batch 64, seeded), or loaded from ``cache``; on the device
+    of ``x`` (the weights, and so the cache, depend on the device that trained them)."""
     torch.manual_seed(0)
     model = build_model("lenet5", in_shape=(1, 28, 28), num_classes=10, mean=meta["mean"], std=meta["std"])
+    model.to(x.device)
     if cache.exists():
-        model.load_state_dict(torch.load(cache, weights_only=True))
+        model.load_state_dict(torch.load(cache, weights_only=True, map_location=x.device))
         info: dict[str, Any] = {"cached": True}
     else:
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -46,7 +48,7 @@ def trained_lenet(cache: Path, x: torch.Tensor, y: torch.Tensor, meta: dict, epo
         t0 = time.perf_counter()
         model.train()
         for _ in range(epochs):
-            for idx in torch.randperm(x.shape[0], generator=gen).split(64):
+            for idx in torch.randperm(x.shape[0], generator=gen).to(x.device).split(64):
                 opt.zero_grad()
                 F.cross_entropy(model(x[idx]), y[idx]).backward()
                 opt.step()
@@ -59,7 +61,7 @@ def trained_lenet(cache: Path, x: torch.Tensor, y: torch.Tensor, meta: dict, epo
     info["train_accuracy"] = float((logits.argmax(1) == y).float().mean())
     info["num_params"] = sum(p.numel() for p in model.parameters())
     info["weights_sha256"] = hashlib.sha256(
-        b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()[:16]
+        b"".join(p.detach().cpu().numpy().tobytes() for p in model.parameters())).hexdigest()[:16]
     return model, info
 
 
@@ -69,14 +71,15 @@ def operator(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int, dty
 
 
 def arpack(op: LinearOperator, k: int = K, tol: float = TOL, seed: int = 0) -> dict:
-    """scipy ``eigsh(which='LA')`` on ``op.matvec`` (float64 ARPACK, products in ``op.dtype``)."""
+    """scipy ``eigsh(which='LA')`` on ``op.matvec`` (float64 ARPACK on the CPU, products in ``op.dtype`` on the
+    operator's device)."""
     from scipy.sparse.linalg import LinearOperator as ScipyOperator, eigsh
 
     mv0, p0 = op.num_matvecs, op.num_passes
 
     def mv(v: np.ndarray) -> np.ndarray:
-        out = op.matvec(torch.from_numpy(np.ascontiguousarray(v).reshape(-1)).to(op.dtype))
-        return out.to(torch.float64).numpy()
+        out = op.matvec(torch.from_numpy(np.ascontiguousarray(v).reshape(-1)).to(op.device, op.dtype))
+        return out.to(torch.float64).cpu().numpy()
 
     v0 = np.random.default_rng(seed).standard_normal(op.size)
     t0 = time.perf_counter()
@@ -90,10 +93,10 @@ def arpack(op: LinearOperator, k: int = K, tol: float = TOL, seed: int = 0) -> d
 
 def true_residuals(op: LinearOperator, values: list[float], vectors: torch.Tensor) -> list[float]:
     """Relative residuals ``||A v - λ v|| / |λ|`` by fresh products (one pass; not part of any timing)."""
-    V = vectors.to(torch.float64)
+    V = vectors.to(op.device, torch.float64)
     V = V / torch.linalg.vector_norm(V, dim=0)
     AV = op.matmat(V.to(op.dtype)).to(torch.float64)
-    lam = torch.tensor(values, dtype=torch.float64)
+    lam = torch.tensor(values, dtype=torch.float64, device=op.device)
     return (torch.linalg.vector_norm(AV - V * lam, dim=0) / lam.abs()).tolist()
 
 

@@ -14,7 +14,7 @@ from launch import torchrun
 TRAIN = ["train", "--model", "mlp", "--dataset", "synthetic", "--subset", "75", "--test-subset", "40",
          "--batch-size", "16", "--lr", "0.2", "--momentum", "0.5", "--no-target", "--max-epochs", "2",
          "--width", "0.125", "--quiet", "--batch-schedule", "abs", "--abs-every", "16", "--abs-kappa", "1",
-         "--abs-eig-samples", "40", "--abs-batch-max", "48"]
+         "--abs-eig-samples", "40", "--abs-batch-max", "48", "--device", "cpu"]  # gloo on CPUs, also on a GPU host
 
 
 def test_torchrun_train_equals_single_process(tmp_path, capsys):

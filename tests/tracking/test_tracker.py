@@ -21,7 +21,8 @@ from hessianlab.training.trainer import train
 HOOKED = ("lambda1", "lambda1_rel_residual", "lambda1_matvecs", "grad_norm")
 
 
-def test_plain_loop_records_equal_the_trainers_hook(tmp_path):
+def test_plain_loop_records_equal_the_trainers_hook(tmp_path, monkeypatch):
+    monkeypatch.setenv("HESSIANLAB_DEVICE", "cpu")  # the plain loop runs on the CPU; so must the trainer (bitwise)
     cfg = TrainConfig(model="mlp", dataset="synthetic", subset=200, test_subset=50, batch_size=25, lr=0.1,
                       target_loss=None, max_epochs=3, seed=2, width=0.05, track_lambda1=64)
     train_data, test_data = load_splits(cfg)

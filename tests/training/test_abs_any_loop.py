@@ -47,7 +47,8 @@ def _plain_loop(cfg, train_data, meta, decisions_path):
     return model, abs_, sizes
 
 
-def test_plain_loop_takes_exactly_the_trainers_decisions(train_run, tmp_path):
+def test_plain_loop_takes_exactly_the_trainers_decisions(train_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("HESSIANLAB_DEVICE", "cpu")  # the plain loop runs on the CPU; so must the trainer (bitwise)
     run, result, train_data = train_run("abs", **ABS)
     cfg = run.train_config
     model, abs_, sizes = _plain_loop(cfg, train_data, run.data_meta, tmp_path / "decisions.jsonl")
