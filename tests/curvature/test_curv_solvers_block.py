@@ -230,6 +230,8 @@ def test_warm_start_from_a_result_of_another_size_is_refused() -> None:
 
 
 def test_auto_picks_block_only_where_a_block_shares_a_pass() -> None:
+    """Operators without data: a dense matrix's matmat is one matrix product (block pays), the column loop of
+    FunctionOperator is not; the dataset operators are tested in test_curv_solvers_block_nn."""
     A = _matrix(spectrum("mixed"), seed=15)
     dense, loop = MatrixOperator(A), FunctionOperator(lambda v: A @ v, N, torch.float64)
     assert shares_a_pass(dense) and not shares_a_pass(loop)

@@ -7,10 +7,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
 from hessianlab.curvature.block_lanczos import block_lanczos
 from hessianlab.curvature.dense import dense_hessian
-from hessianlab.curvature.eigs import shares_a_pass, top_eigenpairs
+from hessianlab.curvature.eigs import block_pays, shares_a_pass, top_eigenpairs
 from hessianlab.curvature.param_hessian import ParamHessian
 from tests.curvature.test_curv_solvers_lanczos import check_pairs
 
@@ -91,8 +92,10 @@ def test_unused_parameter_rows_are_zero_and_eigenvectors_avoid_them() -> None:
 
 
 def test_auto_rule_on_param_hessians() -> None:
-    """'auto' takes the block solver where matmat shares a pass: chunked or forward-over-reverse operators,
-    not the cached single-chunk graph (replayed once per column)."""
+    """'auto' takes the block solver only where a pass over streamed data is shared: a loader-backed operator
+    whose matmat shares a pass; not in-memory tensors (chunked or forward-over-reverse: a block costs about as
+    much per vector as single products there, measured), nor the cached single-chunk graph (replayed once
+    per column)."""
     net, shape = _net("softplus")
     net = net.double()
     g = torch.Generator().manual_seed(1)
@@ -100,9 +103,11 @@ def test_auto_rule_on_param_hessians() -> None:
     cached = ParamHessian(net, F.cross_entropy, (x, y), dtype=F64)
     chunked = ParamHessian(net, F.cross_entropy, (x, y), chunk_size=5, dtype=F64)
     fwd_rev = ParamHessian(net, F.cross_entropy, (x, y), hvp_method="fwd_rev", dtype=F64)
-    assert not shares_a_pass(cached) and shares_a_pass(chunked) and shares_a_pass(fwd_rev)
+    loader = ParamHessian(net, F.cross_entropy, DataLoader(TensorDataset(x, y), batch_size=5), dtype=F64)
+    assert not shares_a_pass(cached) and shares_a_pass(chunked) and shares_a_pass(fwd_rev) and shares_a_pass(loader)
+    assert [block_pays(op) for op in (cached, chunked, fwd_rev, loader)] == [False, False, False, True]
     H = dense_hessian(net, F.cross_entropy, (x, y))
-    for op, method in ((cached, "lanczos"), (chunked, "block_lanczos")):
+    for op, method in ((cached, "lanczos"), (chunked, "lanczos"), (fwd_rev, "lanczos"), (loader, "block_lanczos")):
         result = top_eigenpairs(op, 5, method="auto", tol=1e-8)
         assert result.method == method
         check_pairs(H, result, "LA", 1e-8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 
 import pytest
@@ -111,13 +112,15 @@ def test_k_at_least_half_of_n(which: str, k: int) -> None:
     torch.testing.assert_close(result.eigenvalues, ref, rtol=0, atol=1e-9)
 
 
-def test_small_n_exhaustion_is_exact() -> None:
+@pytest.mark.parametrize("store", [True, False])
+def test_small_n_exhaustion_is_exact(store: bool) -> None:
     A = _matrix(torch.tensor([3.0, -1.0, 0.5, 2.0, 7.0], dtype=torch.float64), seed=5)
-    result = lanczos(MatrixOperator(A), 5, tol=1e-10)
-    assert result.info["exhausted"] and result.converged
+    result = lanczos(MatrixOperator(A), 5, tol=1e-10, store_products=store)
+    assert result.info["exhausted"] and result.converged and result.info["stored_products"] is store
     torch.testing.assert_close(result.eigenvalues, torch.tensor([7.0, 3.0, 2.0, 0.5, -1.0], dtype=torch.float64),
                                rtol=0, atol=1e-12)
-    assert result.num_matvecs == 5 + 5  # five Krylov steps, five residual products
+    # five Krylov steps; the certificates from the stored products, or five residual products
+    assert result.num_matvecs == (5 if store else 5 + 5)
 
 
 def counting_operator(A: torch.Tensor) -> tuple[FunctionOperator, list[int]]:
@@ -131,12 +134,63 @@ def counting_operator(A: torch.Tensor) -> tuple[FunctionOperator, list[int]]:
     return FunctionOperator(fn, A.shape[0], A.dtype), calls
 
 
-def test_num_matvecs_counts_every_product() -> None:
+@pytest.mark.parametrize("store", [True, False])
+def test_num_matvecs_counts_every_product(store: bool) -> None:
     A = _matrix(spectrum("mixed"), seed=6)
     op, calls = counting_operator(A)
-    result = lanczos(op, 6, tol=1e-6)
+    result = lanczos(op, 6, tol=1e-6, store_products=store)
     assert result.num_matvecs == len(calls) == op.num_matvecs
-    assert result.num_matvecs == result.iterations + 6 * result.info["residual_checks"]
+    if store:  # float64: no pair falls within the rounding margin, so no product is spent on certificates
+        assert result.info["residual_checks"] == 0 and result.num_matvecs == result.iterations
+    else:
+        assert result.info["residual_checks"] >= 1
+        assert result.num_matvecs == result.iterations + 6 * result.info["residual_checks"]
+
+
+@pytest.mark.parametrize("which", ["LA", "SA", "LM"])
+def test_stored_product_certificates_are_true_residuals(which: str) -> None:
+    """float32 products: the certificates recombined from stored products match fresh products of the
+    returned vectors to the float32 rounding of the products, and the solve equals the one that certifies by
+    products (same Krylov steps, same eigenvalues)."""
+    A = _matrix(spectrum("mixed"), seed=9)
+    A32 = A.float()
+    stored = lanczos(MatrixOperator(A32), 6, which=which, tol=1e-4, store_products=True)
+    fresh_run = lanczos(MatrixOperator(A32), 6, which=which, tol=1e-4, store_products=False)
+    assert stored.converged and fresh_run.converged and stored.info["stored_products"]
+    V = stored.eigenvectors
+    fresh = torch.linalg.vector_norm((A32 @ V).double() - V.double() * stored.eigenvalues, dim=0)
+    eps_norm = torch.finfo(torch.float32).eps * float(torch.linalg.matrix_norm(A, 2))
+    assert float((stored.residual_norms - fresh).abs().max()) <= 8 * eps_norm
+    assert torch.all(fresh <= 1e-4 * stored.eigenvalues.abs())  # the certificate holds for fresh products
+    assert stored.iterations == fresh_run.iterations
+    torch.testing.assert_close(stored.eigenvalues, fresh_run.eigenvalues, rtol=1e-6, atol=0)
+    ref, _ = reference(A, which, 6)
+    torch.testing.assert_close(stored.eigenvalues, ref, rtol=1e-5, atol=0)
+
+
+def test_stored_products_recheck_pairs_within_the_rounding_margin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a margin wider than tol every certified pair is borderline: one pass multiplies the returned
+    vectors, and the reported residuals are those fresh products."""
+    lz = importlib.import_module("hessianlab.curvature.lanczos")  # the package re-exports the function
+
+    monkeypatch.setattr(lz, "ROUNDING_MARGIN", 1e12)
+    A32 = _matrix(spectrum("mixed"), seed=8).float()
+    op = MatrixOperator(A32)
+    result = lz.lanczos(op, 4, tol=1e-4, store_products=True)
+    assert result.converged and result.info["residual_checks"] >= 1
+    assert result.num_matvecs == result.iterations + 4 * result.info["residual_checks"]
+    V = result.eigenvectors
+    fresh = torch.linalg.vector_norm((A32 @ V).double() - V.double() * result.eigenvalues, dim=0)
+    torch.testing.assert_close(result.residual_norms, fresh, rtol=1e-5, atol=1e-6)
+
+
+def test_stored_products_default_follows_the_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    lz = importlib.import_module("hessianlab.curvature.lanczos")  # the package re-exports the function
+
+    A = _matrix(spectrum("mixed"), seed=6)
+    assert lz.lanczos(MatrixOperator(A), 3, tol=1e-6).info["stored_products"]
+    monkeypatch.setattr(lz, "STORED_PRODUCTS_MAX_BYTES", 8 * N * 10)  # ncv = 35 vectors do not fit
+    assert not lz.lanczos(MatrixOperator(A), 3, tol=1e-6).info["stored_products"]
 
 
 def test_not_converged_when_max_iter_too_small() -> None:
@@ -144,8 +198,12 @@ def test_not_converged_when_max_iter_too_small() -> None:
     op = MatrixOperator(A)
     result = lanczos(op, 5, tol=1e-8, max_iter=12)
     assert not result.converged
-    assert result.iterations == 12 and result.num_matvecs == 12 + 5
+    assert result.iterations == 12 and result.num_matvecs == 12  # residuals from the stored products
     assert bool((result.relative_residuals > result.tol).any())
+    fresh = torch.linalg.vector_norm(A @ result.eigenvectors - result.eigenvectors * result.eigenvalues, dim=0)
+    torch.testing.assert_close(result.residual_norms, fresh, rtol=1e-8, atol=1e-12)
+    unstored = lanczos(MatrixOperator(A), 5, tol=1e-8, max_iter=12, store_products=False)
+    assert unstored.num_matvecs == 12 + 5
 
 
 def test_float32_operator_float64_basis() -> None:

@@ -51,7 +51,7 @@ import torch
 
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.results import (
-    EigenResult, check_solver_args, default_floor, make_result, residual_norms, sort_order,
+    ROUNDING_MARGIN, EigenResult, check_solver_args, default_floor, make_result, residual_norms, sort_order,
 )
 from hessianlab.curvature.warm_start import StartVectors, start_block
 from hessianlab.errors import ConfigError
@@ -65,7 +65,6 @@ vector falls until b = 16 and by under 10 % after it (LeNet-5, bench/results/ben
 as b grows (top-20 in bench_eigs_pyhessian's block rows: 29 passes / 225 products at b = 8, 22 passes / up to
 352 products at b = 16), so 8 is the default; pass ``block_size=16`` to trade products for
 passes."""
-ROUNDING_MARGIN = 8.0
 _DEPENDENT = math.sqrt(torch.finfo(torch.float64).eps)
 
 

@@ -8,14 +8,22 @@ Methods:
 * ``"power"``: deflated power iteration, which always finds the largest-**magnitude** pairs: ``which="LA"``
   is accepted (for Hessians dominated by positive outliers the two coincide) but the result says
   ``which="LM"`` and a warning is logged if a negative eigenvalue is among them; ``which="SA"`` is refused.
-* ``"auto"``: ``"block"`` when the operator computes a block of products in one pass over its data AND
-  ``k >= AUTO_BLOCK_MIN_K`` (or ``v0`` holds several vectors); ``"lanczos"`` otherwise. For top-20 at tol
-  1e-4 block Lanczos (b = 8) spends 1.4x the products of single-vector Lanczos on a spectrum with separated
-  outliers and 2.4-2.6x where the top merges into a continuum (a 2000 x 2000 test matrix; a small CNN's
-  Hessian: 225 vs 88), in 3-9x fewer passes, so it wins exactly when a block product costs much less than
-  ``b`` single products: when ``op.matmat`` shares one pass, not when it loops over columns (the base
-  class, :class:`FunctionOperator`) or replays a cached graph once per column (:class:`ParamHessian` on its
-  ``'cached'`` path).
+* ``"auto"``: ``"block"`` when a block of products is expected to cost much less than as many single
+  products (:func:`block_pays`) AND ``k >= AUTO_BLOCK_MIN_K`` (or ``v0`` holds several vectors);
+  ``"lanczos"`` otherwise. For top-20 at tol 1e-4 block Lanczos spends 1.4x the products of single-vector
+  Lanczos on a spectrum with separated outliers and 2.4-2.6x where the top merges into a continuum (a
+  2000 x 2000 test matrix; a small CNN's Hessian: 225 vs 88; LeNet-5 over 6,000 Fashion-MNIST images: 208 at
+  b = 16 vs 79), in 3-9x fewer passes, so it wins only where a pass, not the arithmetic, is what costs. That
+  is not the case for a dataset operator over in-memory tensors, chunked or not: measured on LeNet-5 over
+  Fashion-MNIST (bench/results/eigs_moonshot.json, device_products_cuda.json), a block product of 16 cost 0.8
+  of 16 single products per vector on 2 CPU cores (block Lanczos 2.1x slower than single-vector Lanczos) and
+  0.38 on an H200 in chunks of 2,000 (block 21.0 s vs 19.3 s). So ``auto`` takes the block solver for
+  operators whose ``matmat`` shares one pass over data that is *streamed* (a loader: a pass reads and
+  decodes the data once per block instead of once per vector), for operators without data that implement
+  ``matmat`` themselves (a dense matrix: one matrix-matrix product), and for a sharded operator when its
+  rank-local operator qualifies; not for in-memory tensors, not for the column loop of the base class
+  (:class:`FunctionOperator`), and not for :class:`ParamHessian` on its ``'cached'`` path (one graph
+  replay per column). Pass ``method="block"`` to choose it anyway (it also finds repeated eigenvalues).
 
 Warm starts (every method): ``v0`` is a vector ``(n,)``, a block ``(n, m)`` or a previous
 :class:`EigenResult` (see :mod:`hessianlab.curvature.warm_start`). Block Lanczos starts from the whole
@@ -57,11 +65,25 @@ def shares_a_pass(op: LinearOperator) -> bool:
     return not (used == "cached" or chosen == "cached" or (chosen == "auto" and used is None and single_chunk))
 
 
+def block_pays(op: LinearOperator) -> bool:
+    """Whether a block eigen-solve is expected to beat single-vector Lanczos on ``op`` (see the module
+    docstring): ``op.matmat`` shares a pass (:func:`shares_a_pass`) and the pass is over streamed data (a
+    loader), or ``op`` has no data (it implements ``matmat`` itself); a sharded operator is judged by its
+    rank-local operator (attribute ``local``)."""
+    local = getattr(op, "local", None)
+    if isinstance(local, LinearOperator):
+        return block_pays(local)
+    if not shares_a_pass(op):
+        return False
+    source = getattr(op, "source", None)
+    return source is None or source.kind == "loader"
+
+
 def choose_method(op: LinearOperator, k: int, v0: StartVectors | None = None) -> str:
     """The method ``"auto"`` resolves to (see the module docstring)."""
     block = start_block(v0, op.size)
     several = block is not None and block.shape[1] > 1
-    return "block" if shares_a_pass(op) and (k >= AUTO_BLOCK_MIN_K or several) else "lanczos"
+    return "block" if block_pays(op) and (k >= AUTO_BLOCK_MIN_K or several) else "lanczos"
 
 
 def top_eigenpairs(
