@@ -28,7 +28,7 @@ def _plain_loop(cfg, train_data, meta, decisions_path):
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     abs_ = AdaptiveBatchSize(cfg.batch_size, batch_max=cfg.abs_batch_max, every=cfg.abs_every, kappa=cfg.abs_kappa,
                              probe=EigenProbe(samples=cfg.abs_eig_samples, seed=cfg.seed, tol=cfg.abs_eig_tol),
-                             decisions_path=decisions_path)
+                             decisions_path=decisions_path, warm_start=cfg.abs_eig_warm)
     sampler = AdaptiveBatchSampler(abs_, len(train_data), seed=cfg.seed)
     loader = DataLoader(TensorDataset(train_data.images, train_data.labels), batch_sampler=sampler)
     sizes = []
@@ -47,13 +47,15 @@ def _plain_loop(cfg, train_data, meta, decisions_path):
     return model, abs_, sizes
 
 
-def test_plain_loop_takes_exactly_the_trainers_decisions(train_run, tmp_path, monkeypatch):
+@pytest.mark.parametrize("warm", [False, True])
+def test_plain_loop_takes_exactly_the_trainers_decisions(train_run, tmp_path, monkeypatch, warm):
     monkeypatch.setenv("HESSIANLAB_DEVICE", "cpu")  # the plain loop runs on the CPU; so must the trainer (bitwise)
-    run, result, train_data = train_run("abs", **ABS)
+    run, result, train_data = train_run("abs", **ABS, abs_eig_warm=warm)
     cfg = run.train_config
     model, abs_, sizes = _plain_loop(cfg, train_data, run.data_meta, tmp_path / "decisions.jsonl")
     trainer_records = run.decisions()
     assert len(trainer_records) >= 8 and max(r["batch_size"] for r in trainer_records) == 32
+    assert [r["warm"] for r in trainer_records] == [warm and i > 0 for i in range(len(trainer_records))]
     strip = lambda rows: [{k: v for k, v in r.items() if k not in _TIMING} for r in rows]  # noqa: E731
     assert strip(abs_.records) == strip(trainer_records)  # every field, bitwise (eigenvalues, lr, batch sizes)
     # the sampler really served the decided sizes, and the weights end bitwise equal to the trainer's

@@ -1,6 +1,8 @@
 """ABS / ABSA through the trainer: the eigenvalue probe against a dense oracle, batch sizes that really change
 with consistent records, ABSA's γ reaching the adversarial mixing, and exact resume."""
 
+import copy
+
 import pytest
 import torch
 
@@ -29,15 +31,53 @@ def tiny():
     return model, train_data, top
 
 
-@pytest.mark.parametrize("method,params", [("power", None), ("lanczos", None), ("lanczos", r"^fc3\.")])
-def test_eigen_probe_matches_the_dense_oracle(tiny, method, params):
+@pytest.mark.parametrize("method,params,chunk", [("power", None, 1024), ("lanczos", None, 1024),
+                                                 ("lanczos", r"^fc3\.", 1024), ("lanczos", None, 10)])
+def test_eigen_probe_matches_the_dense_oracle(tiny, method, params, chunk):
     model, train_data, top = tiny
-    measured = EigenProbe(samples=24, seed=5, tol=1e-4, params=params, method=method)(model, train_data)
+    measured = EigenProbe(samples=24, seed=5, tol=1e-4, params=params, method=method, chunk_size=chunk)(
+        model, train_data)
     assert measured.value == pytest.approx(top[params], rel=1e-4)
     assert measured.converged and measured.matvecs > 0 and measured.seconds > 0
     assert model.training  # the probe restores the caller's mode
     if params is not None:
         assert top[params] < top[None]  # the block Hessian is a different operator: the regex was applied
+
+
+@pytest.mark.parametrize("method", ["power", "lanczos"])
+def test_warm_started_probe_equals_the_cold_one_and_the_dense_oracle(tiny, method):
+    """A warm start from the Ritz vector of a nearby model (one gradient step away) gives the dense top
+    eigenvalue, as the cold solve does, in fewer products."""
+    model, train_data, top = tiny
+    probe = EigenProbe(samples=24, seed=5, tol=1e-6, method=method)
+    nearby = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in nearby.parameters():
+            p.add_(1e-3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()), dtype=p.dtype))
+    start = probe(nearby, train_data).vector
+    cold, warm = probe(model, train_data), probe(model, train_data, v0=start)
+    assert start is not None and start.shape == (sum(p.numel() for p in model.parameters()),)
+    for measured in (cold, warm):
+        assert measured.converged and measured.value == pytest.approx(top[None], rel=1e-6)
+    assert warm.matvecs < cold.matvecs
+    assert abs(float(warm.vector @ cold.vector)) == pytest.approx(1.0, abs=1e-6)  # the same unit eigenvector
+
+
+def test_warm_abs_takes_the_cold_decisions_in_fewer_products(train_run):
+    """ABS with ``abs_eig_warm``: every check after the first starts from the previous Ritz vector; eigenvalues
+    agree with the cold run's to the solver tolerance, the decisions are the same, the products fewer."""
+    fields = {**ABS, "abs_eig_tol": 1e-4, "max_epochs": 3}
+    cold_run, _, _ = train_run("cold", **fields)
+    warm_run, _, _ = train_run("warm", **fields, abs_eig_warm=True)
+    cold, warm = cold_run.decisions(), warm_run.decisions()
+    assert len(cold) == len(warm) == 3 * 128 // 32
+    assert [r["warm"] for r in cold] == [False] * len(cold)
+    assert [r["warm"] for r in warm] == [False] + [True] * (len(warm) - 1)
+    for c, w in zip(cold, warm):
+        assert w["converged"] and c["converged"]
+        assert w["eigenvalue"] == pytest.approx(c["eigenvalue"], rel=2e-4)
+        assert (w["batch_size"], w["reason"]) == (c["batch_size"], c["reason"])
+    assert sum(r["matvecs"] for r in warm) < sum(r["matvecs"] for r in cold)
 
 
 def _replay(config, num_train, history, records):
@@ -106,8 +146,9 @@ class _Stop(Exception):
     pass
 
 
-def test_abs_resume_is_exact(tmp_path):
-    cfg = TrainConfig(**ABS, max_epochs=4, adversarial="fgsm", adv_eps=0.05, adv_ratio=0.5)
+@pytest.mark.parametrize("warm", [False, True])
+def test_abs_resume_is_exact(tmp_path, warm):
+    cfg = TrainConfig(**ABS, max_epochs=4, adversarial="fgsm", adv_eps=0.05, adv_ratio=0.5, abs_eig_warm=warm)
     train_data, test_data = load_splits(cfg)
     meta = meta_to_dict(train_data.meta)
     straight = RunDir.create(tmp_path / "straight", cfg, meta)

@@ -139,6 +139,8 @@ def test_hash_of_configs_without_the_new_fields_is_unchanged():
     ({"batch_schedule": "abs", "abs_eig_seed": -1}, "abs_eig_seed"),
     ({"batch_schedule": "abs", "abs_eig_params": "fc[1"}, "abs_eig_params"),
     ({"batch_schedule": "abs", "abs_eig_method": "arnoldi"}, "abs_eig_method"),
+    ({"batch_schedule": "abs", "abs_eig_warm": "yes"}, "abs_eig_warm"),
+    ({"batch_schedule": "abs", "abs_eig_chunk": 0}, "abs_eig_chunk"),
     ({"batch_schedule": "abs", "adversarial": "fgsm", "adv_omega": 0.5}, "adv_omega"),
     ({"batch_schedule": "grow"}, "batch_schedule"),
 ])
@@ -154,6 +156,21 @@ def test_good_large_batch_configs_validate():
     TrainConfig(batch_schedule="abs", abs_batch_min=64, abs_batch_max=16384, abs_eig_samples="all",
                 abs_eig_params=r"^fc3\.", adversarial="fgsm", adv_eps=0.005, adv_ratio=0.2, adv_omega=2.0,
                 adv_tau=1000)
+
+
+def test_cli_abs_eig_warm_and_chunk_flags_set_the_fields():
+    import argparse
+
+    from hessianlab.commands._training import add_config_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    base = ["--dataset", "synthetic", "--batch-schedule", "abs"]
+    cold, warm = (config_from_args(parser.parse_args(base + extra))
+                  for extra in ([], ["--abs-eig-warm", "--abs-eig-chunk", "2048"]))
+    assert (cold.abs_eig_warm, warm.abs_eig_warm) == (False, True)
+    assert (cold.abs_eig_chunk, warm.abs_eig_chunk) == (1024, 2048)
+    assert warm.config_hash() != cold.config_hash()  # a warm run is a different run (its numbers differ)
 
 
 @pytest.mark.parametrize("argv,needle", [

@@ -52,6 +52,7 @@ _FLAGS: dict[str, tuple[str, Any]] = {
     "--abs-batch-max": ("abs_batch_max", int), "--abs-eig-samples": ("abs_eig_samples", _all_or_int),
     "--abs-eig-tol": ("abs_eig_tol", float), "--abs-eig-seed": ("abs_eig_seed", int),
     "--abs-eig-params": ("abs_eig_params", str), "--abs-eig-method": ("abs_eig_method", str),
+    "--abs-eig-chunk": ("abs_eig_chunk", int),
 }
 
 
@@ -68,6 +69,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ..
                         help="force BatchNorm on/off (default: the architecture's own)")
     parser.add_argument("--augment", action="store_true", help="random crop + horizontal flip on training batches")
     parser.add_argument("--no-target", action="store_true", help="train for --max-epochs without a target loss")
+    parser.add_argument("--abs-eig-warm", action="store_true",
+                        help="ABS: start each eigenvalue check from the previous check's Ritz vector")
 
 
 def config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
@@ -82,6 +85,8 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
             fields["model"] = "mlp"
     fields["batchnorm"] = {"on": True, "off": False, "default": None}[args.batchnorm]
     fields["augment"] = bool(args.augment)
+    if getattr(args, "abs_eig_warm", False):
+        fields["abs_eig_warm"] = True
     if args.no_target:
         fields["target_loss"] = None
     fields.update(overrides)

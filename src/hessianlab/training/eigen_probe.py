@@ -11,7 +11,7 @@ to rounding. The probe runs on the model's device.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -43,8 +43,9 @@ def capped_samples(samples: int | str, data: Any) -> int | str:
 @dataclass(frozen=True)
 class EigenMeasurement:
     """One top-eigenvalue solve: ``value`` (loss-Hessian units), wall ``seconds``, Hessian-vector products,
-    relative residual, the solver's converged flag, and ``ranks``: over how many processes the products were
-    sharded (1 in a single process)."""
+    relative residual, the solver's converged flag, ``ranks``: over how many processes the products were
+    sharded (1 in a single process), and ``vector``: the unit Ritz vector ``(P,)`` over the probe's selected
+    parameters (the start of the next check's warm-started solve; ``None`` from probes that do not give one)."""
 
     value: float
     seconds: float
@@ -52,6 +53,7 @@ class EigenMeasurement:
     rel_residual: float
     converged: bool
     ranks: int = 1
+    vector: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
 
 def probe_operator(model: nn.Module, data: Any, *, samples: int | str, seed: int, chunk_size: int,
@@ -92,19 +94,21 @@ class EigenProbe:
     method: str = "lanczos"
     chunk_size: int = 1024
 
-    def __call__(self, model: nn.Module, data: Any) -> EigenMeasurement:
+    def __call__(self, model: nn.Module, data: Any, v0: torch.Tensor | None = None) -> EigenMeasurement:
         """Measure on ``model`` (its parameters now, on its device) over ``data`` (a Dataset, ``(x, y)`` or a
-        re-iterable of batches such as a DataLoader, with ``samples="all"``);
-        under torchrun every rank must call it at the same point (see the module docstring)."""
+        re-iterable of batches such as a DataLoader, with ``samples="all"``), starting the solver from ``v0``
+        ``(P,)`` when given (a previous measurement's ``vector``: a warm start, same stopping rule) instead of
+        the seeded random vector; under torchrun every rank must call it at the same point (see the module
+        docstring)."""
         from hessianlab.curvature import lanczos, power_iteration
 
         started = time.perf_counter()
         op = probe_operator(model, data, samples=capped_samples(self.samples, data), seed=self.seed, chunk_size=self.chunk_size,
                             params=self.params, dtype=next(model.parameters()).dtype)
         if self.method == "power":
-            result = power_iteration(op, 1, tol=self.tol, seed=self.seed)
+            result = power_iteration(op, 1, tol=self.tol, seed=self.seed, v0=v0)
         else:
-            result = lanczos(op, 1, which="LA", tol=self.tol, seed=self.seed)
+            result = lanczos(op, 1, which="LA", tol=self.tol, seed=self.seed, v0=v0)
         return EigenMeasurement(float(result.eigenvalues[0]), time.perf_counter() - started, int(result.num_matvecs),
                                 float(result.relative_residuals[0]), bool(result.converged),
-                                int(op.settings.get("world_size", 1)))
+                                int(op.settings.get("world_size", 1)), vector=result.eigenvectors[:, 0].detach())

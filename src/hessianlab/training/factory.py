@@ -85,10 +85,11 @@ def _adaptive_schedule(config: TrainConfig, num_train: int) -> AdaptiveBatchSche
     batch_max = config.abs_batch_max if config.abs_batch_max is not None else max(num_train, config.batch_size)
     probe = EigenProbe(samples=config.abs_eig_samples,
                        seed=config.seed if config.abs_eig_seed is None else config.abs_eig_seed,
-                       tol=config.abs_eig_tol, params=config.abs_eig_params, method=config.abs_eig_method)
+                       tol=config.abs_eig_tol, params=config.abs_eig_params, method=config.abs_eig_method,
+                       chunk_size=config.abs_eig_chunk)
     controller = AdaptiveBatchSize(config.batch_size, batch_max=batch_max, every=config.abs_every or num_train,
                                    probe=probe, alpha=config.abs_alpha, beta=config.abs_beta, kappa=config.abs_kappa,
-                                   gamma=adv_ratio_schedule(config))
+                                   gamma=adv_ratio_schedule(config), warm_start=config.abs_eig_warm)
     return AdaptiveBatchSchedule(controller)
 
 
