@@ -138,8 +138,8 @@ def main() -> None:
         "model": cfg.model, "dataset": cfg.dataset, "subset": cfg.subset, "epochs": cfg.max_epochs,
         "batch_size": cfg.batch_size, "abs_every": cfg.abs_every, "abs_eig_samples": cfg.abs_eig_samples,
         "abs_eig_tol": cfg.abs_eig_tol, "abs_eig_method": cfg.abs_eig_method, "abs_eig_chunk": cfg.abs_eig_chunk,
-        "block_params": BLOCK,
-        "repeats": args.repeats, "args": {k: v for k, v in vars(args).items() if k not in ("out", "note")}, "rows": rows,
+        "block_params": BLOCK, "repeats": args.repeats,
+        "args": {k: v for k, v in vars(args).items() if k not in ("out", "note")}, "rows": rows,
         "ratios": ratios, "note": args.note,
     }
     path = write_result(args.out, args.name, payload)

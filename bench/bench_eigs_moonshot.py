@@ -75,9 +75,10 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     x_all, y_all, meta = fashion_mnist(None)
     device = torch.device(args.device)
-    suffix = ("" if device.type == "cpu" else f"_{device.type}") + ("" if args.chunk == CHUNK else f"_chunk{args.chunk}")
+    device_tag = "" if device.type == "cpu" else f"_{device.type}"
+    suffix = device_tag + ("" if args.chunk == CHUNK else f"_chunk{args.chunk}")
     x_all, y_all = x_all.to(device), y_all.to(device)
-    model, model_info = trained_lenet(args.out / f"eigs_moonshot_lenet5{'' if device.type == 'cpu' else '_' + device.type}.pt", x_all, y_all, meta, epochs=1)
+    model, model_info = trained_lenet(args.out / f"eigs_moonshot_lenet5{device_tag}.pt", x_all, y_all, meta, epochs=1)
     perm = torch.randperm(FULL, generator=torch.Generator().manual_seed(0))[: args.images].to(device)
     x, y = x_all[perm], y_all[perm]
     op = operator(model, x, y, args.chunk)

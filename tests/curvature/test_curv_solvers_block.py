@@ -247,7 +247,7 @@ def test_pairs_within_the_rounding_margin_are_rechecked_by_a_product(monkeypatch
     """With a margin wider than tol every certified pair is borderline: one verification pass multiplies the
     returned vectors, and the reported residuals are those fresh products."""
     bl = importlib.import_module("hessianlab.curvature.block_lanczos")  # the package re-exports the function
-    monkeypatch.setattr(bl, "ROUNDING_MARGIN", 1e12)
+    monkeypatch.setattr(importlib.import_module("hessianlab.curvature.results"), "ROUNDING_MARGIN", 1e12)
     A32 = _matrix(spectrum("mixed"), seed=8).float()
     op = MatrixOperator(A32)
     result = bl.block_lanczos(op, 4, tol=1e-4, block_size=4)

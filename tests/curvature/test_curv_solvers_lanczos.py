@@ -173,7 +173,7 @@ def test_stored_products_recheck_pairs_within_the_rounding_margin(monkeypatch: p
     vectors, and the reported residuals are those fresh products."""
     lz = importlib.import_module("hessianlab.curvature.lanczos")  # the package re-exports the function
 
-    monkeypatch.setattr(lz, "ROUNDING_MARGIN", 1e12)
+    monkeypatch.setattr(importlib.import_module("hessianlab.curvature.results"), "ROUNDING_MARGIN", 1e12)
     A32 = _matrix(spectrum("mixed"), seed=8).float()
     op = MatrixOperator(A32)
     result = lz.lanczos(op, 4, tol=1e-4, store_products=True)

@@ -85,8 +85,7 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
             fields["model"] = "mlp"
     fields["batchnorm"] = {"on": True, "off": False, "default": None}[args.batchnorm]
     fields["augment"] = bool(args.augment)
-    if getattr(args, "abs_eig_warm", False):
-        fields["abs_eig_warm"] = True
+    fields["abs_eig_warm"] = bool(args.abs_eig_warm)
     if args.no_target:
         fields["target_loss"] = None
     fields.update(overrides)

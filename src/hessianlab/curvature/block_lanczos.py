@@ -51,7 +51,7 @@ import torch
 
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.results import (
-    ROUNDING_MARGIN, EigenResult, check_solver_args, default_floor, make_result, residual_norms, sort_order,
+    EigenResult, check_solver_args, default_floor, make_result, recheck_near_bound, sort_order,
 )
 from hessianlab.curvature.warm_start import StartVectors, start_block
 from hessianlab.errors import ConfigError
@@ -197,7 +197,7 @@ def block_lanczos(
     first = torch.zeros(n, 0, dtype=torch.float64) if start is None else start
     P, dropped = orthonormal_block(Q[:, :0], first.to(dev), min(m, max(b, m0)), gen)
     size, passes, restarts, checks = 0, 0, 0, 0
-    anorm, eps = 0.0, torch.finfo(op.dtype).eps
+    anorm = 0.0
     while True:
         c = P.shape[1]
         AP = op.matmat(P.to(op.dtype)).to(torch.float64)
@@ -220,10 +220,8 @@ def block_lanczos(
         ok = res <= bound
         exhausted, out_of_budget = size >= n, passes >= max_passes
         if _all_wanted(ok, k) or exhausted or out_of_budget:
-            border = (ok & (res + ROUNDING_MARGIN * eps * anorm > bound))[:k].nonzero().flatten()
-            if border.numel() and not exhausted:
-                res[border] = residual_norms(op, Y[:, border.to(dev)].to(op.dtype), lam[border])
-                checks += 1
+            if not exhausted:
+                checks += recheck_near_bound(op, Y[:, :k], lam[:k], res[:k], bound[:k], anorm)
                 ok = res <= bound
             if _all_wanted(ok, k) or exhausted or out_of_budget:
                 break

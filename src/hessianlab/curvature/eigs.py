@@ -11,12 +11,12 @@ Methods:
 * ``"auto"``: ``"block"`` when a block of products is expected to cost much less than as many single
   products (:func:`block_pays`) AND ``k >= AUTO_BLOCK_MIN_K`` (or ``v0`` holds several vectors);
   ``"lanczos"`` otherwise. For top-20 at tol 1e-4 block Lanczos spends 1.4x the products of single-vector
-  Lanczos on a spectrum with separated outliers and 2.4-2.6x where the top merges into a continuum (a
-  2000 x 2000 test matrix; a small CNN's Hessian: 225 vs 88; LeNet-5 over 6,000 Fashion-MNIST images: 208 at
-  b = 16 vs 79), in 3-9x fewer passes, so it wins only where a pass, not the arithmetic, is what costs. That
+  Lanczos on a spectrum with separated outliers and 2.4-3.6x where the top merges into a continuum (a
+  2000 x 2000 test matrix; a small CNN's Hessian: 225 vs 88; LeNet-5 over all 60,000 Fashion-MNIST images:
+  208 at b = 16 vs 57), in 3-9x fewer passes, so it wins only where a pass, not the arithmetic, is what costs. That
   is not the case for a dataset operator over in-memory tensors, chunked or not: measured on LeNet-5 over
   Fashion-MNIST (bench/results/eigs_moonshot.json, device_products_cuda.json), a block product of 16 cost 0.8
-  of 16 single products per vector on 2 CPU cores (block Lanczos 2.1x slower than single-vector Lanczos) and
+  of 16 single products per vector on 2 CPU cores (block Lanczos 929 s, 2.9x single-vector Lanczos's 320 s) and
   0.38 on an H200 in chunks of 2,000 (block 21.0 s vs 19.3 s). So ``auto`` takes the block solver for
   operators whose ``matmat`` shares one pass over data that is *streamed* (a loader: a pass reads and
   decodes the data once per block instead of once per vector), for operators without data that implement

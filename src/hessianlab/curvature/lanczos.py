@@ -44,7 +44,8 @@ import torch
 
 from hessianlab.curvature.operator import LinearOperator
 from hessianlab.curvature.results import (
-    ROUNDING_MARGIN, EigenResult, check_solver_args, default_floor, make_result, matmat64, matvec64, residual_norms,
+    EigenResult, check_solver_args, default_floor, make_result, matmat64, matvec64, recheck_near_bound,
+    residual_norms,
 )
 from hessianlab.errors import ConfigError
 
@@ -166,7 +167,6 @@ def lanczos(
     V = torch.zeros(m + 1, n, dtype=torch.float64, device=op.device)
     store = m * n * 8 <= STORED_PRODUCTS_MAX_BYTES if store_products is None else bool(store_products)
     AV = torch.zeros(m, n, dtype=torch.float64, device=op.device) if store else None
-    eps = torch.finfo(op.dtype).eps
     T = torch.zeros(m, m, dtype=torch.float64)
     V[0] = _start_vector(op, v0, gen)
     size, beta, steps, restarts, checks = 0, 0.0, 0, 0, 0
@@ -222,10 +222,8 @@ def lanczos(
                 checks += 1
             else:
                 res = torch.linalg.vector_norm(AV[:size].T @ Sw - Y64 * lam.to(V.device), dim=0).cpu()
-                border = ((res <= bound) & (res + ROUNDING_MARGIN * eps * anorm > bound)).nonzero().flatten()
-                if border.numel() and not exhausted:
-                    res[border] = residual_norms(op, Y[:, border.to(V.device)], lam[border])
-                    checks += 1
+                if not exhausted:
+                    checks += recheck_near_bound(op, Y, lam, res, bound, anorm)
             true_ok = bool((res <= bound).all())
             if true_ok or exhausted or out_of_budget:
                 break

@@ -52,6 +52,19 @@ matrix of size 1500); the solvers re-check, with one fresh product, every pair t
 than ``ROUNDING_MARGIN * eps(op.dtype) * ||A||_est``."""
 
 
+def recheck_near_bound(op: LinearOperator, vectors: torch.Tensor, eigenvalues: torch.Tensor, res: torch.Tensor,
+                       bound: torch.Tensor, norm_estimate: float) -> int:
+    """Replace, in place, the recombined residuals ``res`` ``(k,)`` (CPU) that pass ``bound`` by less than
+    ``ROUNDING_MARGIN * eps(op.dtype) * norm_estimate`` with true residuals of ``vectors`` ``(n, k)`` from one
+    ``op.matmat`` of those columns; returns the product passes spent (0 or 1)."""
+    eps = torch.finfo(op.dtype).eps
+    border = ((res <= bound) & (res + ROUNDING_MARGIN * eps * norm_estimate > bound)).nonzero().flatten()
+    if not border.numel():
+        return 0
+    res[border] = residual_norms(op, vectors[:, border.to(vectors.device)], eigenvalues[border])
+    return 1
+
+
 def matvec64(op: LinearOperator, x: torch.Tensor) -> torch.Tensor:
     """``A x`` for a float64 vector ``x`` of shape ``(n,)``: cast to ``op.dtype``, multiply, back to float64."""
     return op.matvec(x.to(op.dtype)).to(torch.float64)
