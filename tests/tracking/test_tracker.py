@@ -21,16 +21,17 @@ from hessianlab.training.trainer import train
 HOOKED = ("lambda1", "lambda1_rel_residual", "lambda1_matvecs", "grad_norm")
 
 
-def test_plain_loop_records_equal_the_trainers_hook(tmp_path, monkeypatch):
+@pytest.mark.parametrize("warm", [False, True])
+def test_plain_loop_records_equal_the_trainers_hook(tmp_path, monkeypatch, warm):
     monkeypatch.setenv("HESSIANLAB_DEVICE", "cpu")  # the plain loop runs on the CPU; so must the trainer (bitwise)
     cfg = TrainConfig(model="mlp", dataset="synthetic", subset=200, test_subset=50, batch_size=25, lr=0.1,
-                      target_loss=None, max_epochs=3, seed=2, width=0.05, track_lambda1=64)
+                      target_loss=None, max_epochs=3, seed=2, width=0.05, track_lambda1=64, track_lambda1_warm=warm)
     train_data, test_data = load_splits(cfg)
     result = train(cfg, RunDir.create(tmp_path / "hooked", cfg, meta_to_dict(train_data.meta)), train_data, test_data)
     model = model_from_config(cfg, meta_to_dict(train_data.meta), seed=cfg.seed)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     tracker = hessianlab.Tracker(model, train_data, every=1, unit="epoch", samples=64, seed=cfg.seed,
-                                 measures=("lambda1", "grad_norm"), path=tmp_path / "curv.jsonl")
+                                 measures=("lambda1", "grad_norm"), path=tmp_path / "curv.jsonl", warm_start=warm)
     batches = BatchIterator(train_data, batch_size=cfg.batch_size, seed=cfg.seed)
     for epoch in range(cfg.max_epochs):
         model.train()

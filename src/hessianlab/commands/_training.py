@@ -71,6 +71,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, skip: tuple[str, ..
     parser.add_argument("--no-target", action="store_true", help="train for --max-epochs without a target loss")
     parser.add_argument("--abs-eig-warm", action="store_true",
                         help="ABS: start each eigenvalue check from the previous check's Ritz vector")
+    parser.add_argument("--track-lambda1-warm", action="store_true",
+                        help="--track-lambda1: start each epoch's solve from the previous epoch's Ritz vector")
 
 
 def config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
@@ -86,6 +88,7 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> TrainConfig:
     fields["batchnorm"] = {"on": True, "off": False, "default": None}[args.batchnorm]
     fields["augment"] = bool(args.augment)
     fields["abs_eig_warm"] = bool(args.abs_eig_warm)
+    fields["track_lambda1_warm"] = bool(args.track_lambda1_warm)
     if args.no_target:
         fields["target_loss"] = None
     fields.update(overrides)

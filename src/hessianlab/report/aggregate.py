@@ -2,8 +2,8 @@
 
 Runs belong to one group when their configs are equal except for ``seed``, ``init_from`` (a run continued
 from another run of the study starts from that run's seed's model, so its folder differs with the seed) and
-``track_lambda1`` (a measurement that leaves training unchanged: a preset may track λ1 per epoch for one seed
-only, and its seeds still form one setting). The
+``track_lambda1`` / ``track_lambda1_warm`` (a measurement that leaves training unchanged: a preset may track
+λ1 per epoch for one seed only, and its seeds still form one setting). The
 spread is the sample standard deviation (``ddof=1``) over the runs of a group that have a value; one value has
 no spread. Cells show ``mean ± h`` with h = t_{0.975, n-1} · std / sqrt(n), the 95 % t interval of the mean
 over the n seeds: with 3 seeds a bootstrap of one cell cannot cover more than 75 %, the t interval is exact for
@@ -24,7 +24,7 @@ from hessianlab.report.runs import RunRecord
 
 SEED = "seed"
 #: config fields that never separate groups or settings
-POOLED = (SEED, "init_from", "track_lambda1")
+POOLED = (SEED, "init_from", "track_lambda1", "track_lambda1_warm")
 
 
 @dataclass(frozen=True)

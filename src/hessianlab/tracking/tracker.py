@@ -21,7 +21,8 @@ the parameters as they are at the call; the model is never modified. With ``warm
 eigen-solve starts from the previous record's Ritz vectors (``top_eigenpairs(..., v0=...)``; fewer
 products when the spectrum moves slowly; the values then depend on the history to within the tolerance, so it
 is off by default, matching hessianlab's trainer, whose ``--track-lambda1`` hook is this tracker's
-:func:`~hessianlab.tracking.measures.snapshot`).
+:func:`~hessianlab.tracking.measures.snapshot`; ``--track-lambda1-warm`` is its ``warm_start``). The warm-start
+vector is part of :meth:`Tracker.state_dict`, so a loop that checkpoints it resumes with the same records.
 """
 
 from __future__ import annotations

@@ -41,7 +41,9 @@ class TrainConfig:
     Curvature tracking: ``track_lambda1`` (``"all"`` or a number of training samples) records λ1 of the
     Hessian and the full-batch gradient norm after every epoch (see :mod:`hessianlab.training.hooks`);
     ``track_lambda1_params`` (a parameter-name regex) adds the same for that block of the Hessian, recorded as
-    ``lambda1_block`` and ``grad_norm_block`` (ABSA Fig. 6: the last layers' block against the full Hessian).
+    ``lambda1_block`` and ``grad_norm_block`` (ABSA Fig. 6: the last layers' block against the full Hessian);
+    ``track_lambda1_warm`` starts each epoch's solve from the previous epoch's Ritz vector (same tolerance,
+    fewer products; the vector is checkpointed, so resume stays exact).
 
     Large batches (ABSA paper, Appendix B strategies; see :mod:`hessianlab.training.scaling`):
     FB: ``lr_scale_ref`` = B_ref turns on the linear scaling rule ``lr x batch_size / B_ref`` with a warm-up
@@ -89,6 +91,7 @@ class TrainConfig:
     init_from: str | None = None
     track_lambda1: int | str | None = None
     track_lambda1_params: str | None = None
+    track_lambda1_warm: bool = False
     lr_scale_ref: int | None = None
     lr_warmup_epochs: float = 0.0
     max_physical_batch: int | None = None
@@ -148,7 +151,10 @@ class TrainConfig:
             _check_positive_int("max_physical_batch", self.max_physical_batch)
         self._check_large_batch()
         self._check_only_with("adversarial", self.adversarial is not None, ("adv_omega", "adv_tau"))
-        self._check_only_with("track_lambda1", self.track_lambda1 is not None, ("track_lambda1_params",))
+        if not isinstance(self.track_lambda1_warm, bool):
+            raise ConfigError(f"track_lambda1_warm: must be true or false, got {self.track_lambda1_warm!r}")
+        self._check_only_with("track_lambda1", self.track_lambda1 is not None,
+                              ("track_lambda1_params", "track_lambda1_warm"))
         self._check_only_with("batch_schedule abs", self.batch_schedule == "abs",
                               tuple(f.name for f in fields(self) if f.name.startswith("abs_")) + ("adv_omega",))
 
@@ -228,7 +234,7 @@ class TrainConfig:
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
 _LATER_FIELDS = frozenset(("lr_scale_ref", "lr_warmup_epochs", "max_physical_batch", "adv_omega", "adv_tau",
-                           "track_lambda1_params",
+                           "track_lambda1_params", "track_lambda1_warm",
                            *(name for name in _DEFAULTS if name.startswith("abs_"))))
 
 

@@ -17,9 +17,9 @@ Semantics
   records count the ``accumulated_updates``. A batch schedule with ``after_update`` (ABS/ABSA) is called
   after every update and may change the batch size mid-epoch; its decision records go to
   ``decisions.jsonl`` and its eigen-solve time to the records' ``eig_seconds``.
-* A checkpoint (model, optimizer, schedules, counters, metric history) is written atomically after each
-  epoch. Resuming after any interruption (``kill -9`` included) redoes at most the unfinished epoch and ends
-  with exactly the metrics of an uninterrupted run (wall-clock fields aside).
+* A checkpoint (model, optimizer, schedules, counters, metric history, epoch hooks' state) is written
+  atomically after each epoch. Resuming after any interruption (``kill -9`` included) redoes at most the
+  unfinished epoch and ends with exactly the metrics of an uninterrupted run (wall-clock fields aside).
 * Device (an execution option, not part of the config; see :mod:`hessianlab.device`): the model, optimizer
   state, batches, evaluation, hooks and ABS eigen-solves run on it. The in-memory splits are moved there once
   when they fit :data:`~hessianlab.device.RESIDENT_BYTES`, else each batch is moved when drawn (evaluation
@@ -78,7 +78,11 @@ class EpochContext:
 class EpochHook(Protocol):
     """A per-epoch measurement; returns extra metric fields (JSON scalars) merged into the epoch record.
 
-    Hooks must be deterministic and must leave the model's parameters and mode as they found them.
+    Hooks must be deterministic and must leave the model's parameters and mode as they found them. A hook that
+    carries state from one epoch to the next (a warm-start vector, a running count) also defines
+    ``state_dict() -> dict`` and ``load_state_dict(dict)``: the trainer stores that dict in every checkpoint
+    and restores it on resume, so a resumed run records what an uninterrupted one does. Its values must be
+    tensors and plain containers (checkpoints load with ``weights_only=True``).
     """
 
     def __call__(self, ctx: EpochContext) -> dict[str, Any]: ...
@@ -136,6 +140,7 @@ def train(
     lr_schedule, batch_schedule = schedules_from_config(config, len(train_data))
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
+    hooks = (*hooks, *tracking_hooks(config))
     state = {"epoch": 0, "updates": 0, "samples_seen": 0, "last_batch_size": config.batch_size, "wall_seconds": 0.0,
              "history": [], "stopped": None}
 
@@ -146,18 +151,12 @@ def train(
         lr_schedule.load_state_dict(ckpt["lr_schedule"])
         batch_schedule.load_state_dict(ckpt["batch_schedule"])
         state = ckpt["state"]
+        _load_hook_states(hooks, ckpt.get("hooks"))
         run.write_metrics(state["history"])
         _write_decisions(run, batch_schedule)
     if state["stopped"] is not None:  # finished before; make sure the final model and status exist
         return _finish(run, model, state, device)
 
-    if config.track_lambda1 is not None:
-        from hessianlab.training.hooks import CurvatureHook
-
-        hooks = (*hooks, CurvatureHook(samples=config.track_lambda1, seed=config.seed))
-        if config.track_lambda1_params is not None:  # a block's λ1 beside the full one (ABSA Fig. 6)
-            block = CurvatureHook(samples=config.track_lambda1, seed=config.seed, params=config.track_lambda1_params)
-            hooks = (*hooks, lambda ctx: {f"{k}_block": v for k, v in block(ctx).items()})
     if config.max_physical_batch is not None and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                                      for m in model.modules()):
         log.warning("max_physical_batch with BatchNorm: micro-batches use their own batch statistics, so the "
@@ -190,13 +189,47 @@ def train(
         state["stopped"] = _stop_reason(config, state, record, diverged)
         run.save_checkpoint(to_device({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                        "lr_schedule": lr_schedule.state_dict(),
-                                       "batch_schedule": batch_schedule.state_dict(), "state": state}, "cpu"))
+                                       "batch_schedule": batch_schedule.state_dict(), "state": state,
+                                       "hooks": _hook_states(hooks)}, "cpu"))
         run.write_metrics(state["history"])
         _write_decisions(run, batch_schedule)
         if on_epoch is not None:
             on_epoch(record)
 
     return _finish(run, model, state, device)
+
+
+def tracking_hooks(config: TrainConfig) -> tuple[EpochHook, ...]:
+    """The hooks ``track_lambda1`` asks for: λ1 and the gradient norm per epoch, and with
+    ``track_lambda1_params`` the same for that block of the Hessian (ABSA Fig. 6), recorded with ``_block``."""
+    if config.track_lambda1 is None:
+        return ()
+    from hessianlab.training.hooks import CurvatureHook
+
+    full = CurvatureHook(samples=config.track_lambda1, seed=config.seed, warm_start=config.track_lambda1_warm)
+    if config.track_lambda1_params is None:
+        return (full,)
+    return full, CurvatureHook(samples=config.track_lambda1, seed=config.seed, params=config.track_lambda1_params,
+                               warm_start=config.track_lambda1_warm, suffix="_block")
+
+
+def _hook_states(hooks: Sequence[EpochHook]) -> list[dict[str, Any] | None]:
+    """Each hook's ``state_dict()`` (``None`` for a stateless hook), in the hooks' order."""
+    return [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks]
+
+
+def _load_hook_states(hooks: Sequence[EpochHook], states: list[dict[str, Any] | None] | None) -> None:
+    """Restore the states :func:`_hook_states` saved (a checkpoint written before hooks had state has none)."""
+    if states is None:
+        return
+    if len(states) != len(hooks):
+        from hessianlab.errors import ConfigError
+
+        raise ConfigError(f"the checkpoint holds the state of {len(states)} epoch hooks but {len(hooks)} are "
+                          "given; resume with the hooks the run started with")
+    for hook, saved in zip(hooks, states):
+        if saved is not None and hasattr(hook, "load_state_dict"):
+            hook.load_state_dict(saved)
 
 
 def _gamma(config: TrainConfig, batch_schedule: BatchSchedule, state: dict[str, Any]) -> Callable[[], float]:
