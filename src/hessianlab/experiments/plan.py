@@ -14,7 +14,8 @@ Counts are per-sample work, for the preset as written:
 
 Stopping at ``target_loss`` ends runs earlier, so training counts are upper bounds. Eigen-solves run an unknown
 number of Lanczos steps; the plan assumes :func:`solver_matvecs` = 20 + 3k products for the top-k (measured
-here: k = 20 at tol 1e-4 took 81, k = 1-2 at tol 1e-3 took 12-24).
+here: k = 20 at tol 1e-4 took 81, k = 1-2 at tol 1e-3 took 12-24); warm-started tracking and ABS checks
+(``track_lambda1_warm``, ``abs_eig_warm``) need fewer, so the plan is an upper bound for them.
 """
 
 from __future__ import annotations
