@@ -35,6 +35,17 @@ def _stop_after(epoch):
     return on_epoch
 
 
+def _straight_and_stopped(tmp_path, cfg):
+    """An uninterrupted run of ``cfg`` and the same run stopped after epoch 2: ``(full, stopped, splits)``."""
+    train_data, test_data = load_splits(cfg)
+    meta = meta_to_dict(train_data.meta)
+    full = train(cfg, RunDir.create(tmp_path / "straight", cfg, meta), train_data, test_data)
+    stopped = RunDir.create(tmp_path / "resumed", cfg, meta)
+    with pytest.raises(_Stop):
+        train(cfg, stopped, train_data, test_data, on_epoch=_stop_after(2))
+    return full, stopped, (train_data, test_data)
+
+
 def test_warm_lambda1_equals_cold_and_dense_oracle_in_fewer_products(train_run):
     cold_run, cold, tr = train_run("cold", **TRACKED)
     warm_run, warm, _ = train_run("warm", **TRACKED, track_lambda1_warm=True)
@@ -59,16 +70,11 @@ def test_warm_lambda1_equals_cold_and_dense_oracle_in_fewer_products(train_run):
 @pytest.mark.parametrize("block", [None, r"^fc3\."])
 def test_warm_tracking_resume_is_exact(tmp_path, block):
     cfg = TrainConfig(**TRACKED, track_lambda1_warm=True, track_lambda1_params=block)
-    train_data, test_data = load_splits(cfg)
-    meta = meta_to_dict(train_data.meta)
-    full = train(cfg, RunDir.create(tmp_path / "straight", cfg, meta), train_data, test_data)
-    interrupted = RunDir.create(tmp_path / "resumed", cfg, meta)
-    with pytest.raises(_Stop):
-        train(cfg, interrupted, train_data, test_data, on_epoch=_stop_after(2))
+    full, interrupted, splits = _straight_and_stopped(tmp_path, cfg)
     saved = interrupted.load_checkpoint()["hooks"]  # tensors and plain containers (weights_only load)
     assert len(saved) == (1 if block is None else 2)
     assert all(isinstance(s["previous"], torch.Tensor) and s["previous"].shape[1] == 1 for s in saved)
-    resumed = train(cfg, RunDir.open(tmp_path / "resumed"), train_data, test_data)
+    resumed = train(cfg, RunDir.open(tmp_path / "resumed"), *splits)
     assert _strip(resumed.history, *CLOCK) == _strip(full.history, *CLOCK)
     if block is not None:
         assert {"lambda1_block", "lambda1_matvecs_block"} <= set(resumed.history[-1])
@@ -78,16 +84,11 @@ def test_resume_without_the_hooks_state_is_not_exact(tmp_path):
     """The control for the test above: dropping the checkpointed vector changes the resumed records (the
     warm start is real, so the state is what makes resume exact)."""
     cfg = TrainConfig(**TRACKED, track_lambda1_warm=True)
-    train_data, test_data = load_splits(cfg)
-    meta = meta_to_dict(train_data.meta)
-    full = train(cfg, RunDir.create(tmp_path / "straight", cfg, meta), train_data, test_data)
-    interrupted = RunDir.create(tmp_path / "resumed", cfg, meta)
-    with pytest.raises(_Stop):
-        train(cfg, interrupted, train_data, test_data, on_epoch=_stop_after(2))
+    full, interrupted, splits = _straight_and_stopped(tmp_path, cfg)
     ckpt = interrupted.load_checkpoint()
     ckpt["hooks"] = [{"previous": None}]
     interrupted.save_checkpoint(ckpt)
-    resumed = train(cfg, RunDir.open(tmp_path / "resumed"), train_data, test_data)
+    resumed = train(cfg, RunDir.open(tmp_path / "resumed"), *splits)
     assert resumed.history[2]["lambda1_matvecs"] != full.history[2]["lambda1_matvecs"]
 
 
