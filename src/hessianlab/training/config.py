@@ -151,8 +151,7 @@ class TrainConfig:
             _check_positive_int("max_physical_batch", self.max_physical_batch)
         self._check_large_batch()
         self._check_only_with("adversarial", self.adversarial is not None, ("adv_omega", "adv_tau"))
-        if not isinstance(self.track_lambda1_warm, bool):
-            raise ConfigError(f"track_lambda1_warm: must be true or false, got {self.track_lambda1_warm!r}")
+        _check_bool("track_lambda1_warm", self.track_lambda1_warm)
         self._check_only_with("track_lambda1", self.track_lambda1 is not None,
                               ("track_lambda1_params", "track_lambda1_warm"))
         self._check_only_with("batch_schedule abs", self.batch_schedule == "abs",
@@ -192,8 +191,7 @@ class TrainConfig:
             raise ConfigError(f"abs_eig_seed: must be a non-negative integer or None, got {self.abs_eig_seed!r}")
         _check_regex("abs_eig_params", self.abs_eig_params)
         _check_positive_int("abs_eig_chunk", self.abs_eig_chunk)
-        if not isinstance(self.abs_eig_warm, bool):
-            raise ConfigError(f"abs_eig_warm: must be true or false, got {self.abs_eig_warm!r}")
+        _check_bool("abs_eig_warm", self.abs_eig_warm)
         if self.abs_eig_method not in ("power", "lanczos"):
             raise ConfigError(f"abs_eig_method: {self.abs_eig_method!r} is not allowed; use power or lanczos")
 
@@ -241,6 +239,11 @@ _LATER_FIELDS = frozenset(("lr_scale_ref", "lr_warmup_epochs", "max_physical_bat
 def _check_positive_int(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: must be true or false, got {value!r}")
 
 
 def _check_regex(name: str, value: Any) -> None:
